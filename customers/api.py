@@ -1,0 +1,72 @@
+"""The customer endpoints of the contract: thin views over services and selectors."""
+
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers import services
+from customers.errors import FieldError, ValidationFailed
+from customers.representation import (
+    customer_to_dict,
+    deleted_customer_to_dict,
+    order_to_dict,
+    wishlist_to_dict,
+)
+from customers.selectors import customer_get
+from customers.services.bulk import customers_upload
+
+
+def customer_response(customer, addresses=None, status=200) -> Response:
+    body = customer_to_dict(customer, addresses)
+    return Response(body, status=status, headers={"ETag": f'"{customer.version}"'})
+
+
+class CustomerCollectionView(APIView):
+    """POST /api/customers (create) and PUT /api/customers (update the customer the body names)."""
+
+    def post(self, request):
+        customer, addresses = services.customer_create(store=request.store, data=request.data)
+        return customer_response(customer, addresses, status=201)
+
+    def put(self, request):
+        customer, addresses = services.customer_update(
+            store=request.store, data=request.data, if_match=request.headers.get("If-Match")
+        )
+        return customer_response(customer, addresses)
+
+
+class CustomerDetailView(APIView):
+    """GET /api/customers/{customerRef} and DELETE /api/customers/{id}."""
+
+    def get(self, request, ref):
+        return customer_response(customer_get(store=request.store, ref=ref))
+
+    def delete(self, request, ref):
+        customer = services.customer_soft_delete(store=request.store, ref=ref)
+        return Response(deleted_customer_to_dict(customer))
+
+
+class UploadCustomersView(APIView):
+    """POST /api/upload-customers: many customers, one result per item."""
+
+    def post(self, request):
+        data = request.data
+        if isinstance(data, dict) and set(data) == {"customers"}:
+            data = data["customers"]
+        if not isinstance(data, list):
+            raise ValidationFailed(
+                FieldError("InvalidJsonInput", 'The body must be a JSON array of customers or {"customers": [...]}.')
+            )
+        report = customers_upload(store=request.store, items=data)
+        return Response(report)
+
+
+class OrderCreateView(APIView):
+    def post(self, request):
+        order, customer = services.order_create(store=request.store, data=request.data)
+        return Response(order_to_dict(order, customer.ref if customer else None), status=201)
+
+
+class WishlistCreateView(APIView):
+    def post(self, request):
+        wishlist, customer = services.wishlist_create(store=request.store, data=request.data)
+        return Response(wishlist_to_dict(wishlist, customer.ref if customer else None), status=201)

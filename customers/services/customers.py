@@ -1,0 +1,196 @@
+"""Create, update and soft-delete one customer."""
+
+import uuid
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from customers.errors import (
+    ApiError,
+    FieldError,
+    ValidationFailed,
+    concurrent_modification,
+    duplicate_field,
+    invalid_operation,
+    not_found,
+    required_field,
+)
+from customers.models import Address, Customer
+from customers.selectors import customer_get
+from customers.services.integrity import duplicate_field_of
+from customers.services.orders import assign_unowned_orders_and_wishlists
+from customers.validation import ADDRESS_TEXT_FIELDS, clean_customer
+from tenants.models import Store
+
+# How often an update without a version re-reads and re-applies after losing a race.
+UPDATE_ATTEMPTS = 5
+
+
+def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: dict, now) -> None:
+    """The contract's marketing rules, on the customer's values after the change.
+
+    A change of `accepts_marketing` stamps `accepts_marketing_updated_at` unless the request set it;
+    `marketing_opt_in_level` is null whenever `accepts_marketing` is false.
+    """
+    accepts = values.get("accepts_marketing", False)
+    if accepts != previous_accepts and "accepts_marketing_updated_at" not in sent:
+        if previous_accepts is not None or accepts:
+            values["accepts_marketing_updated_at"] = now
+    if not accepts:
+        values["marketing_opt_in_level"] = None
+
+
+def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
+    """An unsaved customer built from cleaned values, with the contract's defaults."""
+    values = {key: value for key, value in cleaned.items() if not key.startswith("_")}
+    apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
+    twc_customer_id = uuid.uuid4()
+    values.setdefault("ref", str(twc_customer_id))
+    values.setdefault("currency", store.currency)
+    return Customer(store=store, twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now, **values)
+
+
+def new_addresses(customer: Customer, addresses: list[dict], *, keep_ids: set[int] = frozenset()) -> list[Address]:
+    result = []
+    for item in addresses:
+        fields = {key: value for key, value in item.items() if key in ADDRESS_TEXT_FIELDS or key == "is_default"}
+        address_id = item.get("id") if item.get("id") in keep_ids else None
+        result.append(Address(id=address_id, customer=customer, **fields))
+    return result
+
+
+def raise_duplicate(exc: IntegrityError, customer: Customer):
+    """Re-raise a unique violation as `409 DuplicateField`; any other integrity error as it is."""
+    field = duplicate_field_of(exc)
+    if field is None:
+        raise exc
+    value = {"id": customer.ref, "email": customer.email, "phone": customer.phone}.get(field)
+    raise duplicate_field(field, value) from None
+
+
+def customer_create(*, store: Store, data: Any) -> tuple[Customer, list[Address]]:
+    """Create one customer (the contract's POST /api/customers); returns it with its addresses."""
+    cleaned = clean_customer(data, store=store)
+    now = timezone.now()
+    customer = new_customer(store=store, cleaned=cleaned, now=now)
+    addresses = new_addresses(customer, cleaned.get("_addresses", []))
+    try:
+        with transaction.atomic():
+            customer.save(force_insert=True)
+            if addresses:
+                Address.objects.bulk_create(addresses)
+            assign_unowned_orders_and_wishlists(customers=[customer])
+    except IntegrityError as exc:
+        raise_duplicate(exc, customer)
+    return customer, addresses
+
+
+def parse_if_match(header: str | None) -> int | None:
+    """The version an `If-Match: "3"` header names; None without one."""
+    if not header:
+        return None
+    value = header.strip()
+    if value.startswith("W/"):
+        value = value[2:]
+    value = value.strip('"')
+    if not value.isdigit() or len(value) > 18:
+        raise ValidationFailed(
+            FieldError("InvalidField", 'If-Match must name a version such as "3".', field="If-Match")
+        )
+    return int(value)
+
+
+def _address_values(address: Address | dict) -> tuple:
+    get = address.get if isinstance(address, dict) else lambda key, default: getattr(address, key)
+    return tuple(get(field, "") for field in ADDRESS_TEXT_FIELDS) + (bool(get("is_default", False)),)
+
+
+def customer_update(
+    *, store: Store, data: Any, ref: str | None = None, if_match: str | None = None
+) -> tuple[Customer, list[Address]]:
+    """Update the customer named by `ref` (a path) or by the body's `id`/`twc_customer_id`.
+
+    Fields the body leaves out keep their values. With a version (body or If-Match) the update
+    applies only to that version; without one it is applied to whatever is current.
+    """
+    if not isinstance(data, dict):
+        raise ValidationFailed(FieldError("InvalidJsonInput", "A customer must be a JSON object."))
+    lookup = ref
+    if lookup is None:
+        lookup = data.get("id") or data.get("twc_customer_id")
+        if not isinstance(lookup, str) or not lookup:
+            raise ValidationFailed(required_field("id", "Name the customer with 'id' (or 'twc_customer_id')."))
+    cleaned = clean_customer(data, store=store, partial=True)
+    if ref is None:
+        cleaned.pop("ref", None)  # the body's id names the customer; it does not rename it
+    expected_version = cleaned.pop("_version", None)
+    if expected_version is None:
+        expected_version = parse_if_match(if_match)
+    addresses = cleaned.pop("_addresses", None)
+
+    for _attempt in range(UPDATE_ATTEMPTS):
+        customer = customer_get(store=store, ref=lookup)
+        current_addresses = list(customer.addresses.all())
+        if expected_version is not None and customer.version != expected_version:
+            raise concurrent_modification(expected_version, customer.version)
+        if "state" in cleaned and cleaned["state"] != customer.state:
+            raise invalid_operation(
+                f"The state changes through the account actions (invite, enable, disable), "
+                f"not by writing it: the customer is '{customer.state}'."
+            )
+        now = timezone.now()
+        values = {field: getattr(customer, field) for field in cleaned}
+        values.update(cleaned)
+        values.setdefault("accepts_marketing", customer.accepts_marketing)
+        values.setdefault("marketing_opt_in_level", customer.marketing_opt_in_level)
+        apply_marketing_rules(values, previous_accepts=customer.accepts_marketing, sent=cleaned, now=now)
+        changes = {field: value for field, value in values.items() if getattr(customer, field) != value}
+        addresses_changed = addresses is not None and [_address_values(a) for a in addresses] != [
+            _address_values(a) for a in current_addresses
+        ]
+        if not changes and not addresses_changed:
+            return customer, current_addresses
+        read_version = customer.version
+        changes["version"] = read_version + 1
+        changes["updated_at"] = now
+        for field, value in changes.items():
+            setattr(customer, field, value)
+        try:
+            with transaction.atomic():
+                updated = Customer.objects.filter(pk=customer.pk, version=read_version).update(**changes)
+                if updated and addresses_changed:
+                    current_addresses = replace_addresses(customer, addresses, current_addresses)
+        except IntegrityError as exc:
+            raise_duplicate(exc, customer)
+        if updated:
+            return customer, current_addresses
+        if expected_version is not None:
+            latest = Customer.objects.filter(pk=customer.pk).values_list("version", flat=True).first()
+            raise concurrent_modification(expected_version, latest)
+    # Lost the race UPDATE_ATTEMPTS times in a row: let the client retry.
+    raise ApiError(FieldError("ConcurrentModification", "The customer is changing too fast; retry."), status=409)
+
+
+def replace_addresses(customer: Customer, addresses: list[dict], current: list[Address]) -> list[Address]:
+    """Replace the customer's addresses; an address sent with its own `id` keeps it."""
+    Address.objects.filter(customer=customer).delete()
+    fresh = new_addresses(customer, addresses, keep_ids={a.id for a in current})
+    Address.objects.bulk_create(fresh)
+    return fresh
+
+
+def customer_soft_delete(*, store: Store, ref: str) -> Customer:
+    """Mark the customer deleted: no longer found, and its id, email and phone are free again."""
+    customer = customer_get(store=store, ref=ref)
+    now = timezone.now()
+    updated = Customer.objects.filter(pk=customer.pk, deleted_at__isnull=True).update(
+        deleted_at=now, updated_at=now, version=F("version") + 1
+    )
+    if not updated:
+        raise not_found(ref)
+    customer.deleted_at = now
+    customer.updated_at = now
+    customer.version += 1
+    return customer

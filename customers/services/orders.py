@@ -1,0 +1,219 @@
+"""Orders and wishlists as the store's systems report them, their assignment to customers, and the
+customer's order figures (orders_count, total_spent, last_order_*)."""
+
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from customers.errors import FieldError, ValidationFailed, duplicate_field, required_field
+from customers.models import Customer, Order, Wishlist
+from customers.selectors import customer_find
+from customers.services.integrity import duplicate_field_of
+from customers.validation import CURRENCY_CODES, FieldChecker, email_key, normalize_phone
+from tenants.models import Store
+
+MAX_WISHLIST_ITEMS = 1000
+
+
+def refresh_order_figures(*, customer_ids) -> None:
+    """Recompute the figures of these customers from their counted orders, in one statement."""
+    counted = Order.objects.filter(customer_id=OuterRef("pk"), test=False, archived=False)
+    newest = counted.order_by("-created_at", "-id")
+    count = counted.order_by().values("customer_id").annotate(n=Count("id")).values("n")
+    total = counted.order_by().values("customer_id").annotate(s=Sum("total_price")).values("s")
+    money = DecimalField(max_digits=14, decimal_places=2)
+    Customer.objects.filter(pk__in=list(customer_ids)).update(
+        orders_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
+        total_spent=Coalesce(Subquery(total, output_field=money), Value(Decimal("0")), output_field=money),
+        last_order_id=Subquery(newest.values("id")[:1]),
+        last_order_name=Subquery(newest.values("name")[:1]),
+    )
+
+
+def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
+    """New customers take the store's unowned orders and wishlists that carry their email or phone.
+
+    A constant number of statements whatever the number of customers (the bulk upload uses it too).
+    """
+    if not customers:
+        return
+    store_id = customers[0].store_id
+    by_email = {c.email_key: c for c in customers if c.email_key}
+    by_phone = {c.phone: c for c in customers if c.phone}
+    if not by_email and not by_phone:
+        return
+    condition = Q(email_key__in=list(by_email)) | Q(phone__in=list(by_phone))
+    touched: set[int] = set()
+    for model in (Order, Wishlist):
+        rows = model.objects.filter(store_id=store_id, customer__isnull=True).filter(condition)
+        groups: dict[int, list[int]] = defaultdict(list)
+        for row_id, row_email_key, row_phone in rows.values_list("id", "email_key", "phone"):
+            owner = by_email.get(row_email_key) if row_email_key else None
+            owner = owner or by_phone.get(row_phone)
+            if owner is not None:
+                groups[owner.pk].append(row_id)
+        for customer_pk, ids in groups.items():
+            model.objects.filter(id__in=ids).update(customer_id=customer_pk)
+        if model is Order:
+            touched.update(groups)
+    if touched:
+        refresh_order_figures(customer_ids=touched)
+        figures = Customer.objects.filter(pk__in=touched).values(
+            "pk", "orders_count", "total_spent", "last_order_id", "last_order_name"
+        )
+        by_pk = {c.pk: c for c in customers}
+        for row in figures:
+            customer = by_pk[row.pop("pk")]
+            for field, value in row.items():
+                setattr(customer, field, value)
+
+
+def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
+    """email/phone/customer_id of an order or a wishlist."""
+    cleaned: dict[str, Any] = {"email": None, "email_key": None, "phone": None}
+    if data.get("email") is not None:
+        email = check.text(data, "email", 254)
+        if email:
+            cleaned["email"] = email
+            cleaned["email_key"] = email_key(email)
+    if data.get("phone") is not None:
+        phone = check.text(data, "phone", 64)
+        if phone:
+            try:
+                cleaned["phone"] = normalize_phone(phone, store.country)
+            except ValueError:
+                check.fail("phone", "'phone' is not a dialable number.")
+    customer_ref = data.get("customer_id")
+    if customer_ref is not None and (not isinstance(customer_ref, str) or not customer_ref):
+        check.fail("customer_id", "'customer_id' must be a customer's id.")
+    return cleaned
+
+
+def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
+    """The customer named by customer_id, else the live customer with the same email, else phone."""
+    customer_ref = data.get("customer_id")
+    if customer_ref:
+        customer = customer_find(store=store, ref=customer_ref)
+        if customer is None:
+            raise ValidationFailed(
+                FieldError("InvalidField", "No customer has this 'customer_id'.", field="customer_id")
+            )
+        return customer
+    condition = Q()
+    if shopper["email_key"]:
+        condition |= Q(email_key=shopper["email_key"])
+    if shopper["phone"]:
+        condition |= Q(phone=shopper["phone"])
+    if not condition:
+        return None
+    matches = list(Customer.objects.for_store(store).filter(condition)[:2])
+    for customer in matches:
+        if shopper["email_key"] and customer.email_key == shopper["email_key"]:
+            return customer
+    return matches[0] if matches else None
+
+
+def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
+    for key in data:
+        if key not in allowed:
+            check.fail(str(key)[:100], f"Unknown field '{str(key)[:100]}'.")
+
+
+ORDER_FIELDS = {"name", "email", "phone", "total_price", "currency", "test", "archived", "created_at", "customer_id"}
+
+
+def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
+    """Record an order and assign it (POST /api/orders); the owner's figures follow."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(FieldError("InvalidJsonInput", "An order must be a JSON object."))
+    check = FieldChecker()
+    _unknown_fields(data, ORDER_FIELDS, check)
+    shopper = _clean_shopper(data, check, store)
+    if "name" not in data or data["name"] in (None, ""):
+        check.errors.append(required_field("name"))
+        name = None
+    else:
+        name = check.text(data, "name", 255)
+    price = data.get("total_price", 0)
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        check.fail("total_price", "'total_price' must be a number.")
+        price = None
+    else:
+        try:
+            price = Decimal(str(price)).quantize(Decimal("0.01"))
+        except InvalidOperation:
+            check.fail("total_price", "'total_price' must be a finite number.")
+            price = None
+        if price is not None and not (Decimal("0") <= price < Decimal("1e12")):
+            check.fail("total_price", "'total_price' must be between 0 and 10^12.")
+    currency = data.get("currency") or store.currency
+    if not isinstance(currency, str) or currency.upper() not in CURRENCY_CODES:
+        check.fail("currency", "'currency' must be an ISO 4217 code.")
+    flags = {}
+    for flag in ("test", "archived"):
+        flags[flag] = check.boolean(data, flag) if flag in data else False
+    created_at = check.timestamp(data, "created_at") if "created_at" in data else None
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    customer = _owner(store=store, data=data, shopper=shopper)
+    order = Order(
+        store=store,
+        customer=customer,
+        name=name,
+        total_price=price,
+        currency=currency.upper(),
+        test=bool(flags["test"]),
+        archived=bool(flags["archived"]),
+        created_at=created_at or timezone.now(),
+        **shopper,
+    )
+    try:
+        with transaction.atomic():
+            order.save(force_insert=True)
+            if customer is not None:
+                refresh_order_figures(customer_ids=[customer.pk])
+    except IntegrityError as exc:
+        if duplicate_field_of(exc) == "name":
+            raise duplicate_field("name", name) from None
+        raise
+    return order, customer
+
+
+WISHLIST_FIELDS = {"name", "email", "phone", "items", "customer_id", "created_at"}
+
+
+def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | None]:
+    """Record a wishlist and assign it (POST /api/wishlists)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed(FieldError("InvalidJsonInput", "A wishlist must be a JSON object."))
+    check = FieldChecker()
+    _unknown_fields(data, WISHLIST_FIELDS, check)
+    shopper = _clean_shopper(data, check, store)
+    name = check.text(data, "name", 255) if "name" in data else ""
+    items = data.get("items", [])
+    if (
+        not isinstance(items, list)
+        or len(items) > MAX_WISHLIST_ITEMS
+        or not all(
+            isinstance(item, (str, int)) and not isinstance(item, bool) and len(str(item)) <= 255 for item in items
+        )
+    ):
+        check.fail("items", f"'items' must be an array of at most {MAX_WISHLIST_ITEMS} product references.")
+    created_at = check.timestamp(data, "created_at") if "created_at" in data else None
+    if check.errors:
+        raise ValidationFailed(check.errors)
+    customer = _owner(store=store, data=data, shopper=shopper)
+    wishlist = Wishlist.objects.create(
+        store=store,
+        customer=customer,
+        name=name or "",
+        items=[str(item) for item in items],
+        created_at=created_at or timezone.now(),
+        **shopper,
+    )
+    return wishlist, customer

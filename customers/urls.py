@@ -1,0 +1,12 @@
+from django.urls import path, re_path
+
+from customers import api
+
+# Trailing slashes are optional: clients of the contract call /api/customers.
+urlpatterns = [
+    re_path(r"^customers/?$", api.CustomerCollectionView.as_view(), name="customers"),
+    re_path(r"^upload-customers/?$", api.UploadCustomersView.as_view(), name="upload-customers"),
+    re_path(r"^orders/?$", api.OrderCreateView.as_view(), name="orders"),
+    re_path(r"^wishlists/?$", api.WishlistCreateView.as_view(), name="wishlists"),
+    path("customers/<path:ref>", api.CustomerDetailView.as_view(), name="customer-detail"),
+]

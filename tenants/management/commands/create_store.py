@@ -1,0 +1,50 @@
+"""python manage.py create_store STORE_NAME --tenant TENANT_NAME [--country CA] [--currency CAD] [--json]"""
+
+import json
+
+import pycountry
+from django.core.management.base import BaseCommand, CommandError
+
+from tenants.models import Store
+from tenants.services import store_create
+
+
+class Command(BaseCommand):
+    help = "Create a store (and its tenant if needed) with an OAuth client; prints the secret once."
+
+    def add_arguments(self, parser):
+        parser.add_argument("store_name")
+        parser.add_argument("--tenant", required=True, help="tenant (merchant) name; created if new")
+        parser.add_argument("--country", default="US", help="ISO 3166-1 alpha-2, for national phone numbers")
+        parser.add_argument("--currency", default="USD", help="ISO 4217 default currency")
+        parser.add_argument("--timezone", default="UTC")
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def handle(self, *args, **options):
+        country, currency = options["country"].upper(), options["currency"].upper()
+        if pycountry.countries.get(alpha_2=country) is None:
+            raise CommandError(f"--country {country!r} is not an ISO 3166-1 alpha-2 code")
+        if pycountry.currencies.get(alpha_3=currency) is None:
+            raise CommandError(f"--currency {currency!r} is not an ISO 4217 code")
+        if Store.objects.filter(name=options["store_name"]).exists():
+            raise CommandError(f"a store named {options['store_name']!r} already exists")
+        creds = store_create(
+            name=options["store_name"],
+            tenant_name=options["tenant"],
+            country=country,
+            currency=currency,
+            timezone=options["timezone"],
+        )
+        if options["json"]:
+            payload = {
+                "tenant": creds.tenant.name,
+                "store": creds.store.name,
+                "client_id": creds.client_id,
+                "client_secret": creds.client_secret,
+            }
+            self.stdout.write(json.dumps(payload))
+            return
+        self.stdout.write(f"Store {creds.store.name!r} of tenant {creds.tenant.name!r} created.")
+        self.stdout.write(f"client_id:     {creds.client_id}")
+        self.stdout.write(f"client_secret: {creds.client_secret}")
+        self.stdout.write("The secret is shown once; it is stored hashed.")

@@ -1,0 +1,77 @@
+"""python manage.py setup_demo: the demo tenant, store, OAuth client and admin login for `make run`.
+
+Secrets are stored hashed, so the first run keeps the plain values in .demo-credentials.json
+(ignored by git) to print them again on later runs.
+"""
+
+import json
+import secrets
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from tenants.models import Store
+from tenants.services import store_application_create, store_create
+
+DEMO_TENANT = "Demo Tenant"
+DEMO_STORE = "Demo Store"
+CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".demo-credentials.json"
+
+
+class Command(BaseCommand):
+    help = "Create the demo store and admin login if missing, and print how to call the API."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1:8000")
+
+    def handle(self, *args, **options):
+        saved = json.loads(CREDENTIALS_FILE.read_text()) if CREDENTIALS_FILE.exists() else {}
+        store = Store.objects.filter(name=DEMO_STORE).first()
+        if store is None:
+            creds = store_create(name=DEMO_STORE, tenant_name=DEMO_TENANT, country="CA", currency="CAD")
+            saved.update(client_id=creds.client_id, client_secret=creds.client_secret)
+        elif not store.applications.filter(application__client_id=saved.get("client_id")).exists():
+            # The plain secret is gone (stored hashed): issue the demo store a fresh client.
+            creds = store_application_create(store=store)
+            saved.update(client_id=creds.client_id, client_secret=creds.client_secret)
+
+        user_model = get_user_model()
+        admin = user_model.objects.filter(username="admin").first()
+        if admin is None or "admin_password" not in saved:
+            password = secrets.token_urlsafe(12)
+            if admin is None:
+                admin = user_model.objects.create_superuser("admin", "admin@example.com", password)
+            else:
+                admin.set_password(password)
+                admin.save()
+            saved["admin_password"] = password
+        CREDENTIALS_FILE.write_text(json.dumps(saved, indent=2))
+        CREDENTIALS_FILE.chmod(0o600)
+
+        base = f"http://{options['host']}"
+        read_token = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+        self.stdout.write(
+            f"""
+Demo store {DEMO_STORE!r} (tenant {DEMO_TENANT!r}, country CA, currency CAD)
+  client_id:     {saved["client_id"]}
+  client_secret: {saved["client_secret"]}
+
+Get a token (valid one hour):
+  CLIENT_ID='{saved["client_id"]}'
+  CLIENT_SECRET='{saved["client_secret"]}'
+  TOKEN=$(curl -s -X POST {base}/o/token/ -d grant_type=client_credentials \\
+      -u "$CLIENT_ID:$CLIENT_SECRET" | python3 -c '{read_token}')
+
+Create a customer:
+  curl -s -X POST {base}/api/customers -H "Authorization: Bearer $TOKEN" \\
+      -H 'Content-Type: application/json' -d '{{"id": "demo-1", "email": "ann@example.com", "phone": "613-555-0100"}}'
+
+Read it back:
+  curl -s {base}/api/customers/demo-1 -H "Authorization: Bearer $TOKEN"
+
+Admin: {base}/admin/  user: admin  password: {saved["admin_password"]}
+API docs: {base}/api/docs/
+"""
+        )

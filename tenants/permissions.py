@@ -1,0 +1,19 @@
+"""Scope checks for store tokens: GET needs customers:read, writes need customers:write."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from customers.errors import ApiError, FieldError
+
+READ_SCOPE = "customers:read"
+WRITE_SCOPE = "customers:write"
+
+
+class HasStoreScope(BasePermission):
+    def has_permission(self, request, view):
+        token = request.auth
+        if token is None or getattr(request, "store", None) is None:
+            return False  # DRF answers 401 NotAuthenticated
+        needed = READ_SCOPE if request.method in SAFE_METHODS else WRITE_SCOPE
+        if needed not in token.scope.split():
+            raise ApiError(FieldError("InsufficientScope", f"This request needs the '{needed}' scope."), status=403)
+        return True

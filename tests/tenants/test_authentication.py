@@ -1,0 +1,133 @@
+"""OAuth 2.0 client credentials, scopes and the store a token maps to."""
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from oauth2_provider.models import AccessToken
+from rest_framework.test import APIClient
+
+from tests.conftest import api_client, fetch_token
+
+
+def assert_invalid_token(response):
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    body = response.json()
+    assert body["statusCode"] == 401
+    assert body["errors"][0]["code"] == "InvalidToken"
+
+
+@pytest.mark.parametrize("method", ["get", "post", "put", "delete"])
+def test_no_token_is_invalid_token(db, method):
+    path = "/api/customers/x" if method in ("get", "delete") else "/api/customers"
+    assert_invalid_token(getattr(APIClient(), method)(path))
+
+
+def test_unknown_token(db):
+    assert_invalid_token(api_client("not-a-token").get("/api/customers/x"))
+
+
+def test_malformed_authorization_header(db):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Basic abc")
+    assert_invalid_token(client.get("/api/customers/x"))
+    client.credentials(HTTP_AUTHORIZATION="Bearer a b")
+    assert_invalid_token(client.get("/api/customers/x"))
+
+
+def test_expired_token(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    AccessToken.objects.update(expires=timezone.now() - dt.timedelta(seconds=1))
+    assert_invalid_token(api_client(token).get("/api/customers/x"))
+
+
+def test_revoked_token(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    response = APIClient().post(
+        "/o/revoke_token/",
+        {"token": token, "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
+    )
+    assert response.status_code == 200
+    assert_invalid_token(api_client(token).get("/api/customers/x"))
+
+
+def test_token_in_query_string_is_refused(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    assert_invalid_token(APIClient().get(f"/api/customers/x?access_token={token}"))
+
+
+def test_token_is_stored_as_a_checksum_only(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    stored = AccessToken.objects.get()
+    assert stored.token == ""
+    assert token not in stored.token_checksum
+
+
+def test_token_lives_one_hour(creds_a):
+    fetch_token(creds_a.client_id, creds_a.client_secret)
+    lifetime = AccessToken.objects.get().expires - timezone.now()
+    assert dt.timedelta(minutes=59) < lifetime <= dt.timedelta(hours=1)
+
+
+def test_token_without_scope_gets_all_granted_scopes(creds_a):
+    response = APIClient().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
+    )
+    assert set(response.json()["scope"].split()) == {"customers:read", "customers:write"}
+
+
+def test_scope_the_application_lacks_is_invalid_scope(store_a):
+    from tenants.services import store_application_create
+
+    creds = store_application_create(store=store_a, scopes="customers:read")
+    response = APIClient().post(
+        "/o/token/",
+        {
+            "grant_type": "client_credentials",
+            "client_id": creds.client_id,
+            "client_secret": creds.client_secret,
+            "scope": "customers:write",
+        },
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_scope"
+
+
+def test_wrong_secret_gets_no_token(creds_a):
+    response = APIClient().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": "wrong"},
+    )
+    assert response.status_code == 401
+
+
+def test_read_scope_cannot_write(scoped_client):
+    reader = scoped_client("customers:read")
+    response = reader.post("/api/customers", {"email": "a@x.com"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "InsufficientScope"
+    assert reader.get("/api/customers/nope").status_code == 404
+    assert reader.delete("/api/customers/nope").status_code == 403
+    assert reader.put("/api/customers", {"id": "x"}, format="json").status_code == 403
+
+
+def test_write_scope_cannot_read(scoped_client):
+    writer = scoped_client("customers:write")
+    assert writer.post("/api/customers", {"id": "c", "email": "a@x.com"}, format="json").status_code == 201
+    response = writer.get("/api/customers/c")
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "InsufficientScope"
+
+
+def test_token_names_a_narrower_scope(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret, scope="customers:read")
+    assert api_client(token).post("/api/customers", {"email": "a@x.com"}, format="json").status_code == 403
+
+
+def test_a_token_acts_only_for_its_store(api_a, api_b, store_a, store_b):
+    api_a.post("/api/customers", {"id": "same", "email": "a@x.com"}, format="json")
+    api_b.post("/api/customers", {"id": "same", "email": "b@x.com"}, format="json")
+    assert api_a.get("/api/customers/same").json()["email"] == "a@x.com"
+    assert api_b.get("/api/customers/same").json()["email"] == "b@x.com"

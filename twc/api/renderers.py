@@ -1,0 +1,31 @@
+"""orjson renders JSON many times faster than the standard library (see ../shared/pitfalls.md)."""
+
+import decimal
+import uuid
+
+import orjson
+from rest_framework.renderers import BaseRenderer
+
+
+def _default(value):
+    if isinstance(value, decimal.Decimal):
+        # Money keeps its two decimals on the wire (12.50, not 12.5).
+        return orjson.Fragment(str(value))
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(data) -> bytes:
+    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+
+
+class JSONRenderer(BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return dumps(data)

@@ -1,0 +1,24 @@
+"""Views every part of the API shares."""
+
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from customers.errors import ApiError, FieldError
+
+
+class UnknownApiPathView(APIView):
+    """Any path under /api/ that no route claims: 404 in the contract's shape, never an HTML page."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    def dispatch(self, request, *args, **kwargs):
+        self.args, self.kwargs = args, kwargs
+        request = self.initialize_request(request, *args, **kwargs)
+        self.request = request
+        self.headers = self.default_response_headers
+        response = self.handle_exception(
+            ApiError(FieldError("ResourceNotFound", f"No API endpoint at '{request.path[:200]}'."), status=404)
+        )
+        self.response = self.finalize_response(request, response, *args, **kwargs)
+        return self.response
