@@ -38,7 +38,7 @@ def test_plain_output_shows_the_secret_once(db):
     assert "client_id:" in text and "client_secret:" in text
 
 
-@pytest.mark.parametrize("args", [["--country", "XX"], ["--currency", "ABC"]])
+@pytest.mark.parametrize("args", [["--country", "XX"], ["--currency", "ABC"], ["--timezone", "Mars/Base"]])
 def test_bad_codes_are_refused(db, args):
     with pytest.raises(CommandError):
         run("Shop", "--tenant", "Acme", *args)

@@ -1,6 +1,7 @@
 """python manage.py create_store STORE_NAME --tenant TENANT_NAME [--country CA] [--currency CAD] [--json]"""
 
 import json
+import zoneinfo
 
 import pycountry
 from django.core.management.base import BaseCommand, CommandError
@@ -26,6 +27,8 @@ class Command(BaseCommand):
             raise CommandError(f"--country {country!r} is not an ISO 3166-1 alpha-2 code")
         if pycountry.currencies.get(alpha_3=currency) is None:
             raise CommandError(f"--currency {currency!r} is not an ISO 4217 code")
+        if options["timezone"] not in zoneinfo.available_timezones():
+            raise CommandError(f"--timezone {options['timezone']!r} is not an IANA time zone such as 'America/Toronto'")
         if Store.objects.filter(name=options["store_name"]).exists():
             raise CommandError(f"a store named {options['store_name']!r} already exists")
         creds = store_create(
