@@ -177,7 +177,12 @@ def test_a_non_staff_member_is_sent_to_the_login(shop, store_a):
 
 @pytest.mark.parametrize(
     "url",
-    ["/admin/tenants/tenant/", "/admin/tenants/store/", "/admin/tenants/storestaff/", "/admin/tenants/storeapplication/"],
+    [
+        "/admin/tenants/tenant/",
+        "/admin/tenants/store/",
+        "/admin/tenants/storestaff/",
+        "/admin/tenants/storeapplication/",
+    ],
 )
 def test_staff_cannot_manage_tenants_stores_staff_or_credentials(admin_a, admin_super, url):
     assert admin_a.get(url).status_code == 403
