@@ -46,8 +46,9 @@ def _unusable(request, status: str):
 
 
 def _no_referrer(response):
-    # The token is in the URL: keep it out of Referer headers and caches.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the URL: keep it out of Referer headers sent elsewhere. Not "no-referrer":
+    # with it Chromium posts the forms with `Origin: null`, which Django's CSRF check refuses.
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

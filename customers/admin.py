@@ -29,6 +29,11 @@ from customers.validation import normalize_phone
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin, staff_store_ids, staff_stores
 from twc.admin_pagination import EstimatedCountPaginator
 
+admin.site.site_header = "TWC Customers"
+admin.site.site_title = "TWC Customers admin"
+admin.site.index_title = "Customers of your stores"
+admin.site.site_url = None  # the service has no public site to link to
+
 # An action on more customers than this is refused: select fewer (or use the API's bulk paths).
 ACTION_LIMIT = 1000
 SHOWN_IN_SUMMARY = 10
@@ -121,6 +126,7 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     ordering = ("-updated_at",)
     list_per_page = 50
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER  # facet counts are a COUNT per filter choice per page view
     paginator = EstimatedCountPaginator
     actions = ["enable_accounts", "disable_accounts", "send_account_invites", "restore_customers", "delete_customers"]
 
@@ -172,6 +178,12 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     )
 
     # --- list ---------------------------------------------------------------------------------
+    def get_list_display(self, request):
+        ids = staff_store_ids(request.user)
+        if ids is not None and len(ids) == 1:
+            return tuple(column for column in self.list_display if column != "store")
+        return self.list_display
+
     @admin.display(description="name", ordering="last_name")
     def name(self, obj):
         return f"{obj.first_name} {obj.last_name}".strip() or "-"
@@ -406,6 +418,7 @@ class ReadOnlyStoreDataAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     """Orders, wishlists and addresses as the store's systems reported them: viewed here, not edited."""
 
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
 
     def has_add_permission(self, request, *args):

@@ -53,6 +53,7 @@ class CustomerAdminForm(forms.ModelForm):
     class Meta:
         model = Customer
         fields = ("store", *VALIDATED_FIELDS)
+        widgets = {"tags": forms.TextInput(attrs={"size": 80})}
         help_texts = {
             "phone": "Any dialable format; national numbers are read in the store's country. Stored in E.164.",
             "tags": "Comma-separated; trimmed, duplicates dropped.",

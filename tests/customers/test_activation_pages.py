@@ -36,7 +36,7 @@ def test_the_link_opens_a_clean_page_with_the_password_form(client, invited):
     assert 'name="password"' in html and 'name="password_confirmation"' in html
     assert "csrfmiddlewaretoken" in html
     assert "<script" not in html and "<link" not in html  # no external assets
-    assert response["Referrer-Policy"] == "no-referrer"
+    assert response["Referrer-Policy"] == "same-origin"
     assert "no-store" in response["Cache-Control"]
     assert state_of(customer) == "invited"
 
