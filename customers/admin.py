@@ -122,8 +122,10 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     list_filter = (StoreListFilter, "state", "accepts_marketing", "tax_exempt", TagFilter, DeletedFilter)
     list_select_related = ("store",)
     search_fields = ("ref", "email", "phone", "first_name", "last_name")
-    search_help_text = "An exact id, email or phone; or the start of a name or email."
+    search_help_text = "An exact id, email or phone (any format), or the start of a first or last name."
     ordering = ("-updated_at",)
+    # Only the columns with a per-store index: sorting a million rows by another is seconds.
+    sortable_by = ("ref", "updated_at")
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts are a COUNT per filter choice per page view
@@ -188,24 +190,43 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     def name(self, obj):
         return f"{obj.first_name} {obj.last_name}".strip() or "-"
 
+    def get_changelist(self, request, **kwargs):
+        return _changelist_sorting_only_by(super().get_changelist(request, **kwargs))
+
+    def get_ordering(self, request):
+        # Newest changes first, through the (store, updated_at) index. Across every store (a
+        # superuser without a store filter) there is no such index: newest created first, by key.
+        if staff_store_ids(request.user) is None and not request.GET.get("store"):
+            return ("-seq",)
+        return self.ordering
+
     def get_search_results(self, request, queryset, search_term):
-        """Exact id/twc_customer_id/email/phone (indexed), or the start of a name or email."""
+        """Indexed exact matches (email, phone, id, twc_customer_id), else the start of a name.
+
+        An email is matched whole (any case) and a phone in any dialable format: prefix matches on
+        them would scan the table. Only a name search reads the store's rows.
+        """
         match = getattr(request, "resolver_match", None)
         if match is not None and match.url_name == "autocomplete":
             queryset = queryset.filter(deleted_at__isnull=True)  # never offer a deleted customer
         term = search_term.strip()
         if not term:
             return queryset, False
-        condition = Q(ref=term) | Q(email_key=term.casefold()) | Q(email_key__startswith=term.casefold())
+        if "@" in term:
+            return queryset.filter(email_key=term.casefold()), False
+        condition = Q(ref=term)
         try:
             condition |= Q(twc_customer_id=uuid.UUID(term))
         except ValueError:
             pass
-        for country in {store.country for store in staff_stores(request.user)[:20]}:
-            try:
-                condition |= Q(phone=normalize_phone(term, country))
-            except ValueError:
-                break  # not a number at all
+        if sum(ch.isdigit() for ch in term) >= 6 and not any(ch.isalpha() for ch in term):
+            phones = set()
+            for country in {store.country for store in staff_stores(request.user)[:20]} or {"US"}:
+                try:
+                    phones.add(normalize_phone(term, country))
+                except ValueError:
+                    continue
+            return queryset.filter(condition | Q(phone__in=phones)), False
         words = term.split()
         if len(words) == 1:
             condition |= Q(first_name__istartswith=term) | Q(last_name__istartswith=term)
@@ -420,6 +441,8 @@ class ReadOnlyStoreDataAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
+    ordering = ("-id",)  # newest first, by key: the one order every store's rows share an index for
+    sortable_by = ()
 
     def has_add_permission(self, request, *args):
         return False
@@ -435,7 +458,6 @@ class OrderAdmin(ReadOnlyStoreDataAdmin):
     list_select_related = ("customer",)
     search_fields = ("=name", "=email_key", "=phone", "=customer__ref")
     autocomplete_fields = ("customer",)
-    ordering = ("-created_at",)
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
@@ -453,7 +475,6 @@ class WishlistAdmin(ReadOnlyStoreDataAdmin):
     list_select_related = ("customer",)
     search_fields = ("=email_key", "=phone", "=customer__ref")
     autocomplete_fields = ("customer",)
-    ordering = ("-created_at",)
 
 
 @admin.register(Address)
@@ -465,7 +486,6 @@ class AddressAdmin(ReadOnlyStoreDataAdmin):
     list_filter = ("is_default",)
     list_select_related = ("customer",)
     search_fields = ("=customer__ref", "zip")
-    ordering = ("-id",)
 
 
 def _changelist_ignoring(param: str, changelist_class):
@@ -476,5 +496,17 @@ def _changelist_ignoring(param: str, changelist_class):
             lookup_params = super().get_filters_params(params)
             lookup_params.pop(param, None)
             return lookup_params
+
+    return ChangeList
+
+
+def _changelist_sorting_only_by(changelist_class):
+    """A ChangeList that ignores `?o=` on columns outside sortable_by (Django only hides their links)."""
+
+    class ChangeList(changelist_class):
+        def get_ordering_field(self, field_name):
+            if field_name not in self.sortable_by:
+                return None
+            return super().get_ordering_field(field_name)
 
     return ChangeList

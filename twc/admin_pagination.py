@@ -2,8 +2,10 @@
 
 On PostgreSQL the count of a large result is the planner's estimate (EXPLAIN of the very query:
 the estimate comes from pg_class.reltuples and the column statistics, so it follows the store and
-filters), and an exact COUNT(*) only when the estimate is small. SQLite has no planner estimate:
-exact there. Use with `show_full_result_count = False`, which drops the admin's second count.
+filters). When the estimate is small the rows are counted, but at most EXACT_COUNT_BELOW of them
+(a COUNT over a LIMIT subquery), since the planner's guess for a LIKE can be far off. SQLite has no
+planner estimate: exact there. Use with `show_full_result_count = False`, which drops the admin's
+second count.
 """
 
 import json
@@ -36,6 +38,9 @@ class EstimatedCountPaginator(Paginator):
     def count(self) -> int:
         if isinstance(self.object_list, QuerySet):
             estimate = planner_row_estimate(self.object_list)
-            if estimate is not None and estimate >= EXACT_COUNT_BELOW:
-                return estimate
+            if estimate is not None:
+                if estimate >= EXACT_COUNT_BELOW:
+                    return estimate
+                counted = self.object_list.order_by()[:EXACT_COUNT_BELOW].count()
+                return counted if counted < EXACT_COUNT_BELOW else max(estimate, counted)
         return super().count
