@@ -136,6 +136,7 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         "twc_customer_id",
         "admin_graphql_api_id",
         "account_password",
+        "invites_summary",
         "orders_count",
         "total_spent",
         "last_order_link",
@@ -150,7 +151,20 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
         "erased_at",
     )
     fieldsets = (
-        (None, {"fields": ("store", "ref", "twc_customer_id", "admin_graphql_api_id", "state", "account_password")}),
+        (
+            None,
+            {
+                "fields": (
+                    "store",
+                    "ref",
+                    "twc_customer_id",
+                    "admin_graphql_api_id",
+                    "state",
+                    "account_password",
+                    "invites_summary",
+                )
+            },
+        ),
         ("Contact", {"fields": (("first_name", "last_name"), "email", "verified_email", "phone", "note")}),
         (
             "Marketing",
@@ -245,6 +259,24 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     @admin.display(description="password")
     def account_password(self, obj):
         return "set" if obj and obj.password else "not set"
+
+    @admin.display(description="account invites")
+    def invites_summary(self, obj):
+        if obj is None or obj.pk is None:
+            return "-"
+        now = timezone.now()
+        rows = []
+        for invite in obj.invites.order_by("-created_at", "-id")[:5]:
+            if invite.used_at:
+                status = f"used {invite.used_at:%Y-%m-%d %H:%M}"
+            elif invite.voided_at:
+                status = "replaced or cancelled"
+            elif invite.expires_at <= now:
+                status = "expired"
+            else:
+                status = "open"
+            rows.append((f"{invite.created_at:%Y-%m-%d %H:%M}", f"{invite.expires_at:%Y-%m-%d}", status))
+        return _table(rows, ("sent (UTC)", "expires", "link"))
 
     @admin.display(description="last order")
     def last_order_link(self, obj):

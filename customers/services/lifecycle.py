@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.hashers import make_password
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -228,8 +229,6 @@ def invite_accept(*, token: str, password: str, password_confirmation: str | Non
     Raises InviteLinkUnusable for a bad link and django.core.exceptions.ValidationError for a
     password that Django's validators refuse (nothing changes then).
     """
-    from django.core.exceptions import ValidationError
-
     if password_confirmation is not None and password != password_confirmation:
         raise ValidationError("The two passwords do not match.", code="password_mismatch")
     with transaction.atomic():

@@ -96,8 +96,11 @@ def test_buttons_on_the_change_page(admin_a, shop):
     response = admin_a.post(f"{CHANGELIST}{shop['a']['second'].pk}/account/invite/", follow=True)
     assert [str(m) for m in response.context["messages"]] == ["Customer a-2: An enabled account cannot be invited."]
     assert len(mail.outbox) == 1
+    html = admin_a.get(f"{CHANGELIST}{first.pk}/change/").content.decode()
+    assert "<td>open</td>" in html  # the invite, on the customer's page
     response = admin_a.post(f"{CHANGELIST}{first.pk}/account/disable/", follow=True)
     assert fresh(first).state == "disabled"
+    assert "<td>replaced or cancelled</td>" in response.content.decode()
     assert LogEntry.objects.filter(object_id=str(first.pk)).count() == 2
 
 
