@@ -13,6 +13,7 @@ from customers.representation import (
 )
 from customers.selectors import customer_get
 from customers.services.bulk import customers_upload
+from customers.services.lifecycle import customer_invite
 
 
 def customer_response(customer, addresses=None, status=200) -> Response:
@@ -70,3 +71,32 @@ class WishlistCreateView(APIView):
     def post(self, request):
         wishlist, customer = services.wishlist_create(store=request.store, data=request.data)
         return Response(wishlist_to_dict(wishlist, customer.ref if customer else None), status=201)
+
+
+class CustomerSendInviteView(APIView):
+    """POST /api/customers/{id}/send_invite: invite the customer to activate their account.
+
+    Optional body {"send_email": false} when the store's systems send the email themselves; the
+    response is the customer with "invite": {"url", "expires_at"} beside its fields.
+    """
+
+    def post(self, request, ref):
+        data = request.data if request.data not in (None, "") else {}
+        if not isinstance(data, dict):
+            raise ValidationFailed(FieldError("InvalidJsonInput", "The body must be a JSON object."))
+        unknown = [key for key in data if key != "send_email"]
+        if unknown:
+            raise ValidationFailed(
+                FieldError("InvalidField", f"Unknown field '{str(unknown[0])[:100]}'.", field=str(unknown[0])[:100])
+            )
+        send_email = data.get("send_email", True)
+        if not isinstance(send_email, bool):
+            raise ValidationFailed(
+                FieldError("InvalidField", "'send_email' must be true or false.", field="send_email")
+            )
+        invite = customer_invite(
+            store=request.store, customer=customer_get(store=request.store, ref=ref), send_email=send_email
+        )
+        body = customer_to_dict(invite.customer)
+        body["invite"] = {"url": invite.url, "expires_at": invite.expires_at.isoformat(), "emailed": invite.emailed}
+        return Response(body, headers={"ETag": f'"{invite.customer.version}"'})

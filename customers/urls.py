@@ -8,5 +8,8 @@ urlpatterns = [
     re_path(r"^upload-customers/?$", api.UploadCustomersView.as_view(), name="upload-customers"),
     re_path(r"^orders/?$", api.OrderCreateView.as_view(), name="orders"),
     re_path(r"^wishlists/?$", api.WishlistCreateView.as_view(), name="wishlists"),
+    re_path(
+        r"^customers/(?P<ref>.+)/send_invite/?$", api.CustomerSendInviteView.as_view(), name="customer-send-invite"
+    ),
     path("customers/<path:ref>", api.CustomerDetailView.as_view(), name="customer-detail"),
 ]

@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/", include("customers.urls")),
     re_path(r"^api(/.*)?$", UnknownApiPathView.as_view()),
     path("admin/", admin.site.urls),
+    path("account/", include("customers.account_urls")),
 ]

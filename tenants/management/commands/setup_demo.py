@@ -12,11 +12,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from tenants.models import Store
+from tenants.models import Store, StoreStaff
 from tenants.services import store_application_create, store_create
 
 DEMO_TENANT = "Demo Tenant"
 DEMO_STORE = "Demo Store"
+DEMO_STAFF = "staff"
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".demo-credentials.json"
 
 
@@ -47,6 +48,20 @@ class Command(BaseCommand):
                 admin.set_password(password)
                 admin.save()
             saved["admin_password"] = password
+
+        # A shop staff login: sees and manages the demo store's customers only.
+        staff = user_model.objects.filter(username=DEMO_STAFF).first()
+        if staff is None or "staff_password" not in saved:
+            password = secrets.token_urlsafe(12)
+            if staff is None:
+                staff = user_model.objects.create_user(DEMO_STAFF, "staff@example.com", password, is_staff=True)
+            else:
+                staff.set_password(password)
+                staff.is_staff = True
+                staff.save()
+            saved["staff_password"] = password
+        store = Store.objects.get(name=DEMO_STORE)
+        StoreStaff.objects.get_or_create(store=store, user=staff)
         CREDENTIALS_FILE.write_text(json.dumps(saved, indent=2))
         CREDENTIALS_FILE.chmod(0o600)
 
@@ -72,6 +87,7 @@ Read it back:
   curl -s {base}/api/customers/demo-1 -H "Authorization: Bearer $TOKEN"
 
 Admin: {base}/admin/  user: admin  password: {saved["admin_password"]}
+Shop staff of {DEMO_STORE!r}: {base}/admin/  user: {DEMO_STAFF}  password: {saved["staff_password"]}
 API docs: {base}/api/docs/
 """
         )
