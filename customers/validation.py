@@ -118,7 +118,7 @@ def normalize_email(raw: str) -> str:
 
 def email_key(email: str | None) -> str | None:
     """Case-insensitive identity of an address (casefold, so SQLite and PostgreSQL agree)."""
-    return email.strip().casefold() if email else None
+    return (email.strip().casefold() or None) if email else None
 
 
 def normalize_phone(raw: str, region: str) -> str:
