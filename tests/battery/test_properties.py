@@ -2,6 +2,8 @@
 format of one phone number stores one E.164 value, tags round-trip. Example counts are kept small
 so that the suite stays fast; each service example runs in a savepoint that is rolled back."""
 
+from collections import Counter
+
 import phonenumbers
 import pytest
 from django.db import transaction
@@ -15,6 +17,15 @@ from tenants.models import Store, Tenant
 
 PURE = settings(max_examples=200, deadline=None)
 WITH_DB = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+EXAMPLES: Counter = Counter()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _print_example_counts():
+    yield
+    print(f"\nproperties: {len(EXAMPLES)} properties, {sum(EXAMPLES.values())} examples run")
+
 
 REGIONS = ["CA", "US", "GB", "FR", "DE", "AU", "JP", "BR", "IN", "ZA", "MX", "NL"]
 NUMBER_TYPES = [phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE]
@@ -64,6 +75,7 @@ TAG_LISTS = st.lists(TAG_TEXT, max_size=12)
 @PURE
 @given(st.text(max_size=60))
 def test_email_key_is_idempotent(text):
+    EXAMPLES["test_email_key_is_idempotent"] += 1
     key = email_key(text)
     assert email_key(key) == key
     assert email_key(normalize_email(text)) == key if text.strip() else True
@@ -72,6 +84,7 @@ def test_email_key_is_idempotent(text):
 @PURE
 @given(st.emails(), st.data())
 def test_an_email_and_its_case_variants_have_one_key(email, data):
+    EXAMPLES["test_an_email_and_its_case_variants_have_one_key"] += 1
     variant = data.draw(case_variants(email))
     assert email_key(variant) == email_key(email) == email_key(email.upper())
 
@@ -79,6 +92,7 @@ def test_an_email_and_its_case_variants_have_one_key(email, data):
 @PURE
 @given(phone_numbers(), st.data())
 def test_every_spelling_of_a_phone_number_normalises_to_one_e164_value(region_number, data):
+    EXAMPLES["test_every_spelling_of_a_phone_number_normalises_to_one_e164_value"] += 1
     region, number = region_number
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     spelling = data.draw(spellings(number))
@@ -90,6 +104,7 @@ def test_every_spelling_of_a_phone_number_normalises_to_one_e164_value(region_nu
 @PURE
 @given(st.one_of(TAG_LISTS, TAG_LISTS.map(",".join)))
 def test_tag_normalisation_is_idempotent_and_round_trips_through_its_string(raw):
+    EXAMPLES["test_tag_normalisation_is_idempotent_and_round_trips_through_its_string"] += 1
     tags = normalize_tags(raw)
     assert normalize_tags(tags) == tags
     assert normalize_tags(join_tags(tags)) == tags
@@ -120,6 +135,7 @@ def create_then_rollback(store, *bodies) -> list:
 @WITH_DB
 @given(email=st.emails(), data=st.data())
 def test_a_case_variant_of_a_stored_email_is_a_duplicate(stores, email, data):
+    EXAMPLES["test_a_case_variant_of_a_stored_email_is_a_duplicate"] += 1
     variant = data.draw(case_variants(email))
     first, second = create_then_rollback(stores["CA"], {"email": email}, {"email": variant})
     assume(not isinstance(first, ValidationFailed))  # hypothesis' emails include some Django refuses
@@ -131,6 +147,7 @@ def test_a_case_variant_of_a_stored_email_is_a_duplicate(stores, email, data):
 @WITH_DB
 @given(region_number=phone_numbers(), data=st.data())
 def test_any_spelling_of_a_stored_phone_number_stores_one_value_and_collides(stores, region_number, data):
+    EXAMPLES["test_any_spelling_of_a_stored_phone_number_stores_one_value_and_collides"] += 1
     region, number = region_number
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
     spelling, other = data.draw(spellings(number)), data.draw(spellings(number))
@@ -143,6 +160,7 @@ def test_any_spelling_of_a_stored_phone_number_stores_one_value_and_collides(sto
 @WITH_DB
 @given(raw=st.one_of(TAG_LISTS, TAG_LISTS.map(",".join)))
 def test_tags_round_trip_through_the_service(stores, raw):
+    EXAMPLES["test_tags_round_trip_through_the_service"] += 1
     expected = join_tags(normalize_tags(raw))
     first, again = create_then_rollback(
         stores["US"], {"email": "tags@example.com", "tags": raw}, {"email": "again@example.com", "tags": expected}
