@@ -67,9 +67,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "twc.logs.RequestLogMiddleware",
+    "twc.api.middleware.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
-    "twc.api.middleware.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
