@@ -109,7 +109,11 @@ def call(port: int, method: str, path: str, body=None, headers=None, form=False)
         conn.request(method, path, body=payload, headers=headers)
         response = conn.getresponse()
         raw = response.read()
-        return response.status, dict(response.getheaders()), json.loads(raw) if raw else {}
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            body = {"not_json": raw[:200].decode(errors="replace")}
+        return response.status, dict(response.getheaders()), body
     finally:
         conn.close()
 
@@ -131,6 +135,8 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
 
     cluster = Cluster()
     server = None
+    stop = threading.Event()
+    threads: list[threading.Thread] = []
     try:
         cluster.init()
         cluster.start()
@@ -168,7 +174,7 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
         auth = {"Authorization": f"Bearer {token['access_token']}"}
 
         outcomes: list[tuple[float, int, str, dict, dict]] = []  # (finished at, status, ref, headers, body)
-        lock, stop = threading.Lock(), threading.Event()
+        lock = threading.Lock()
 
         def load(worker: int) -> None:
             number = 0
@@ -185,7 +191,7 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
                     outcomes.append((time.monotonic(), status, ref, headers, body))
                 time.sleep(PAUSE_BETWEEN_REQUESTS)
 
-        threads = [threading.Thread(target=load, args=(n,)) for n in range(LOAD_THREADS)]
+        threads = [threading.Thread(target=load, args=(n,), daemon=True) for n in range(LOAD_THREADS)]
         for thread in threads:
             thread.start()
         time.sleep(2)
@@ -235,6 +241,9 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
         assert settled and set(settled) == {201}
         assert stored == len(acknowledged)
     finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
         if server is not None:
             server.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
