@@ -33,6 +33,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## make bench: every benchmark in bench/ (not part of make test); the load test needs PostgreSQL.
+bench: install
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
 conformance:
 	$(PYTHON) ../shared/conformance/run.py
 

@@ -6,6 +6,7 @@ from django.db.models import Q, QuerySet
 
 from customers.errors import not_found
 from customers.models import Customer
+from customers.validation import CONTROL_OR_BREAK
 
 
 def customer_queryset(*, store) -> QuerySet[Customer]:
@@ -22,7 +23,8 @@ def _as_uuid(value: str) -> uuid.UUID | None:
 
 def customer_find(*, store, ref: str) -> Customer | None:
     """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref` (one query)."""
-    if not isinstance(ref, str) or not ref or len(ref) > 255:
+    # No stored reference has control characters, and PostgreSQL refuses a NUL in a query.
+    if not isinstance(ref, str) or not ref or len(ref) > 255 or CONTROL_OR_BREAK.search(ref):
         return None
     condition = Q(ref=ref)
     twc_id = _as_uuid(ref)

@@ -108,7 +108,7 @@ MAX_ADDRESSES = 100
 
 # C0/C1 control characters other than tab, newline and carriage return (allowed in notes).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_CONTROL_OR_BREAK = CONTROL_OR_BREAK = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def normalize_email(raw: str) -> str:
@@ -118,7 +118,7 @@ def normalize_email(raw: str) -> str:
 
 def email_key(email: str | None) -> str | None:
     """Case-insensitive identity of an address (casefold, so SQLite and PostgreSQL agree)."""
-    return email.strip().casefold() if email else None
+    return (email.strip().casefold() or None) if email else None
 
 
 def normalize_phone(raw: str, region: str) -> str:

@@ -2,17 +2,22 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from oauth2_provider import views as oauth2_views
 
+from twc import health
 from twc.api.views import UnknownApiPathView
 
 # Only the token, revoke and introspect views of django-oauth-toolkit: the default include also
 # mounts application management and authorization pages this service does not offer.
 oauth_urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("token/", oauth2_views.TokenView.as_view(), name="token"),
     path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
 ]
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("o/", include((oauth_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("api/", include("customers.urls")),
     re_path(r"^api(/.*)?$", UnknownApiPathView.as_view()),

@@ -14,7 +14,7 @@ from customers.errors import FieldError, ValidationFailed, duplicate_field, requ
 from customers.models import Customer, Order, Wishlist
 from customers.selectors import customer_find
 from customers.services.integrity import duplicate_field_of
-from customers.validation import CURRENCY_CODES, FieldChecker, email_key, normalize_phone
+from customers.validation import CONTROL_OR_BREAK, CURRENCY_CODES, FieldChecker, email_key, normalize_phone
 from tenants.models import Store
 
 MAX_WISHLIST_ITEMS = 1000
@@ -200,7 +200,11 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
         not isinstance(items, list)
         or len(items) > MAX_WISHLIST_ITEMS
         or not all(
-            isinstance(item, (str, int)) and not isinstance(item, bool) and len(str(item)) <= 255 for item in items
+            isinstance(item, (str, int))
+            and not isinstance(item, bool)
+            and len(str(item)) <= 255
+            and not CONTROL_OR_BREAK.search(str(item))
+            for item in items
         )
     ):
         check.fail("items", f"'items' must be an array of at most {MAX_WISHLIST_ITEMS} product references.")

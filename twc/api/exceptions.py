@@ -20,6 +20,21 @@ logger = logging.getLogger("twc.api")
 RETRY_AFTER_SECONDS = 5
 
 
+def is_database_unavailable(exc: Exception) -> bool:
+    """A lost or refused database connection (a restart, a failover), as opposed to a bug."""
+    return isinstance(exc, (OperationalError, InterfaceError)) or (
+        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
+    )
+
+
+def service_unavailable() -> ApiError:
+    return ApiError(
+        FieldError("ServiceUnavailable", "The database cannot be reached; retry later."),
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def error_body(status: int, errors: list[FieldError]) -> dict:
     return {"statusCode": status, "message": errors[0].message, "errors": [e.as_dict() for e in errors]}
 
@@ -76,14 +91,9 @@ def to_api_error(exc: Exception) -> ApiError | None:
         return ApiError([FieldError("InvalidField", message) for message in exc.messages])
     if isinstance(exc, SuspiciousOperation):
         return ApiError(FieldError("InvalidJsonInput", "The request could not be read."), status=400)
-    if isinstance(exc, (OperationalError, InterfaceError)) or (
-        isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
-    ):
-        return ApiError(
-            FieldError("ServiceUnavailable", "The database cannot be reached; retry later."),
-            status=503,
-            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+    if is_database_unavailable(exc):
+        logger.warning("database unavailable: %s", exc.__class__.__name__)
+        return service_unavailable()
     if isinstance(exc, drf.APIException):
         return ApiError(FieldError("InvalidOperation", str(exc.detail)), status=exc.status_code)
     return None

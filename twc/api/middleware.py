@@ -4,7 +4,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from customers.errors import ApiError, FieldError
-from twc.api.exceptions import error_body
+from twc.api.exceptions import error_body, is_database_unavailable, service_unavailable
 from twc.api.renderers import dumps
 
 
@@ -42,3 +42,33 @@ class ApiBodyLimitMiddleware:
                     )
                 )
         return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Customer data must not sit in a browser's or a proxy's cache: `Cache-Control: no-store` on
+    every /api/ and /o/ response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if request.path_info.startswith(("/api/", "/o/")):
+            response["Cache-Control"] = "no-store"
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """A database outage raised by a view outside DRF (the OAuth token endpoint, the admin) is a
+    503 in the contract's shape, not Django's HTML 500. DRF views already answer it themselves."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if is_database_unavailable(exception):
+            return json_error_response(service_unavailable())
+        return None

@@ -6,7 +6,9 @@ recursion limit raises RecursionError, which DRF's own parser lets through as a 
 """
 
 import json
+import re
 
+import orjson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
@@ -24,6 +26,10 @@ def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
 
 
+# A \uD800-\uDFFF escape: the standard library accepts a lone surrogate, which no database can store.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
 def parse_json_bytes(raw: bytes):
     """Parse a JSON document from bytes; raise ParseError with a readable reason."""
     try:
@@ -33,11 +39,17 @@ def parse_json_bytes(raw: bytes):
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
+        data = json.loads(text, object_pairs_hook=_reject_duplicate_keys, parse_constant=_reject_constant)
     except RecursionError:
         raise ParseError("The JSON body is nested too deeply.") from None
     except ValueError as exc:
         raise ParseError(f"The body is not valid JSON: {exc}") from None
+    if _SURROGATE_ESCAPE.search(raw):
+        try:
+            orjson.loads(text)  # accepts surrogate pairs (emoji), refuses lone surrogates
+        except orjson.JSONDecodeError:
+            raise ParseError("The body holds a lone UTF-16 surrogate (\\uD800-\\uDFFF escape).") from None
+    return data
 
 
 class JSONParser(BaseParser):

@@ -16,8 +16,9 @@ def _default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(data) -> bytes:
-    return orjson.dumps(data, default=_default, option=orjson.OPT_NON_STR_KEYS)
+def dumps(data, *, indent: bool = False) -> bytes:
+    option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
+    return orjson.dumps(data, default=_default, option=option)
 
 
 class JSONRenderer(BaseRenderer):

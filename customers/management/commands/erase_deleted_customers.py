@@ -1,0 +1,40 @@
+"""python manage.py erase_deleted_customers --older-than DAYS [--store NAME] [--dry-run]"""
+
+import datetime as dt
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from customers.services.erasure import customer_erase, customers_due_for_erasure
+from tenants.models import Store
+
+
+class Command(BaseCommand):
+    help = "Erase the personal data of customers deleted more than DAYS days ago (the retention period)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", type=int, required=True, metavar="DAYS", help="retention period in days")
+        parser.add_argument("--store", help="only this store's customers (by name)")
+        parser.add_argument("--dry-run", action="store_true", help="count, erase nothing")
+
+    def handle(self, *args, **options):
+        days = options["older_than"]
+        if days < 0:
+            raise CommandError("--older-than must be 0 or more days")
+        store = None
+        if options["store"]:
+            store = Store.objects.filter(name=options["store"]).first()
+            if store is None:
+                raise CommandError(f"no store named {options['store']!r}")
+        cutoff = timezone.now() - dt.timedelta(days=days)
+        due = customers_due_for_erasure(deleted_before=cutoff, store=store)
+        scope = f" of store {store.name!r}" if store else ""
+        when = f"deleted before {cutoff:%Y-%m-%d %H:%M} UTC ({days} days ago){scope}"
+        if options["dry_run"]:
+            self.stdout.write(f"Dry run: would erase {due.count()} customers {when}.")
+            return
+        erased = 0
+        for customer in due.iterator(chunk_size=500):
+            customer_erase(store=customer.store, customer=customer)
+            erased += 1
+        self.stdout.write(f"Erased {erased} customers {when}.")

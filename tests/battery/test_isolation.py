@@ -1,0 +1,264 @@
+"""Tenant isolation matrix: store B's token against store A's customers, on every endpoint and
+method, naming A's customers by `id`, by `twc_customer_id`, in PUT bodies, in upload rows and in
+order/wishlist `customer_id`: 0 reads and 0 writes.
+
+Each case is one line of CASES. A case is sent twice, each time inside a rolled-back savepoint so
+that cases never see each other's effects: once naming store A's real customer, once naming a
+customer that exists nowhere (a "ghost"). B must not be able to tell the two apart: after masking
+the values that name them, both responses are identical (a 404 for A's customer is the 404 of a
+customer that does not exist). A "read" is a response that differs from its ghost twin or shows
+any of A's data that B did not send; a "write" is any change to store A's rows.
+New endpoints (list and filters, aliases, send_invite) are one more line each.
+"""
+
+import json
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.forms.models import model_to_dict
+
+from customers.models import AccountInvite, Address, Customer, Order, Wishlist
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    method: str
+    path: str
+    body: object = None
+    expect: int = 404
+    headers: dict = field(default_factory=dict)
+
+
+CASES = [
+    Case("GET by id", "get", "/api/customers/{a_ref}"),
+    Case("GET by twc_customer_id", "get", "/api/customers/{a_twc}"),
+    Case("GET by email", "get", "/api/customers/{a_email}"),
+    Case("GET by id, second customer", "get", "/api/customers/{a_ref2}"),
+    Case("DELETE by id", "delete", "/api/customers/{a_ref}"),
+    Case("DELETE by twc_customer_id", "delete", "/api/customers/{a_twc}"),
+    Case("PUT naming id", "put", "/api/customers", {"id": "{a_ref}", "note": "pwned"}),
+    Case("PUT naming twc_customer_id", "put", "/api/customers", {"twc_customer_id": "{a_twc}", "note": "pwned"}),
+    Case("PUT naming id with version", "put", "/api/customers", {"id": "{a_ref}", "version": 1, "email": "x@b.test"}),
+    Case("PUT naming id with If-Match", "put", "/api/customers", {"id": "{a_ref}"}, headers={"HTTP_IF_MATCH": '"1"'}),
+    Case("PUT deleting addresses", "put", "/api/customers", {"id": "{a_ref}", "addresses": []}),
+    Case(
+        "PUT own customer carrying A's twc_customer_id",
+        "put",
+        "/api/customers",
+        {"id": "b-own", "twc_customer_id": "{a_twc}", "note": "mine"},
+        expect=200,
+    ),
+    Case(
+        "PUT own customer taking A's email and phone",
+        "put",
+        "/api/customers",
+        {"id": "b-own", "email": "{a_email}", "phone": "{a_phone}"},
+        expect=200,
+    ),
+    Case(
+        "PUT own customer claiming A's address id",
+        "put",
+        "/api/customers",
+        {"id": "b-own", "addresses": [{"id": "{a_address_id}", "address1": "B street"}]},
+        expect=200,
+    ),
+    Case(
+        "POST with A's id, email and phone",
+        "post",
+        "/api/customers",
+        {"id": "{a_ref}", "email": "{a_email}", "phone": "{a_phone}"},
+        expect=201,
+    ),
+    Case("POST with A's twc_customer_id as id", "post", "/api/customers", {"id": "{a_twc}", "email": "t@b.test"}, 201),
+    Case(
+        "upload rows naming A's ids and emails",
+        "post",
+        "/api/upload-customers",
+        [
+            {"id": "{a_ref}", "email": "{a_email}", "phone": "{a_phone}"},
+            {"id": "{a_ref2}", "email": "{a_email2_upper}"},
+        ],
+        expect=200,
+    ),
+    Case(
+        "upload object naming A's twc_customer_id",
+        "post",
+        "/api/upload-customers",
+        {"customers": [{"id": "{a_twc}", "twc_customer_id": "{a_twc}", "email": "{a_email}"}]},
+        expect=200,
+    ),
+    Case("order with A's customer_id", "post", "/api/orders", {"name": "#B-1", "customer_id": "{a_ref}"}, 400),
+    Case("order with A's twc_customer_id", "post", "/api/orders", {"name": "#B-2", "customer_id": "{a_twc}"}, 400),
+    Case("order with A's email", "post", "/api/orders", {"name": "#B-3", "email": "{a_email}", "total_price": 5}, 201),
+    Case("order with A's phone", "post", "/api/orders", {"name": "#B-4", "phone": "{a_phone}", "total_price": 5}, 201),
+    Case("order reusing A's order name", "post", "/api/orders", {"name": "{a_order_name}", "total_price": 1}, 201),
+    Case("wishlist with A's customer_id", "post", "/api/wishlists", {"customer_id": "{a_ref}", "items": ["p1"]}, 400),
+    Case("wishlist with A's twc_customer_id", "post", "/api/wishlists", {"customer_id": "{a_twc}"}, 400),
+    Case("wishlist with A's email", "post", "/api/wishlists", {"email": "{a_email}", "items": ["p1"]}, 201),
+    Case("wishlist with A's phone", "post", "/api/wishlists", {"phone": "{a_phone}", "items": ["p1"]}, 201),
+]
+
+# Values that change from one run to the next whatever the store: masked before comparing twins.
+VOLATILE_KEYS = {"twc_customer_id", "admin_graphql_api_id", "created_at", "updated_at", "deleted_at"}
+VOLATILE_KEYS |= {"accepts_marketing_updated_at"}
+
+
+def fill(template, values: dict):
+    """The template with every "{name}" replaced; a string that is exactly one placeholder takes
+    the value itself (so that an integer stays an integer)."""
+    if isinstance(template, str):
+        for name, value in values.items():
+            if template == "{" + name + "}":
+                return value
+        for name, value in values.items():
+            template = template.replace("{" + name + "}", str(value))
+        return template
+    if isinstance(template, list):
+        return [fill(item, values) for item in template]
+    if isinstance(template, dict):
+        return {key: fill(value, values) for key, value in template.items()}
+    return template
+
+
+def masked(data, values: dict):
+    """A response body with the values that name A's (or the ghost's) customer replaced by their
+    placeholder name, and volatile values replaced by their type."""
+    if isinstance(data, dict):
+        result = {}
+        for key, value in data.items():
+            if key in VOLATILE_KEYS or (key == "id" and (isinstance(value, int) or str(value).isdigit())):
+                result[key] = type(value).__name__
+            else:
+                result[key] = masked(value, values)
+        return result
+    if isinstance(data, list):
+        return [masked(item, values) for item in data]
+    if isinstance(data, str):
+        texts = [(name, value) for name, value in values.items() if isinstance(value, str)]
+        for name, value in sorted(texts, key=lambda item: -len(item[1])):
+            data = data.replace(value, "{" + name + "}")
+        return data
+    return data
+
+
+def store_a_snapshot(store_a) -> dict:
+    """Every row of store A, and every link from another store's rows to A's customers."""
+    customers = Customer.objects.filter(store=store_a)
+    return {
+        "customers": [model_to_dict(c) | {"version": c.version, "updated_at": c.updated_at} for c in customers],
+        "addresses": [model_to_dict(a) for a in Address.objects.filter(customer__store=store_a).order_by("id")],
+        "orders": [model_to_dict(o) for o in Order.objects.filter(store=store_a).order_by("id")],
+        "wishlists": [model_to_dict(w) for w in Wishlist.objects.filter(store=store_a).order_by("id")],
+        "invites": [model_to_dict(i) for i in AccountInvite.objects.filter(customer__store=store_a).order_by("id")],
+        "links_into_a": [
+            (model.__name__, row_id)
+            for model in (Order, Wishlist)
+            for row_id in model.objects.exclude(store=store_a)
+            .filter(customer__store=store_a)
+            .order_by("id")
+            .values_list("id", flat=True)
+        ],
+    }
+
+
+def changed_rows(before: dict, after: dict) -> int:
+    changes = 0
+    for table, rows in before.items():
+        later = after[table]
+        changes += abs(len(later) - len(rows)) + sum(1 for old, new in zip(rows, later, strict=False) if old != new)
+    return changes
+
+
+def send(client, case: Case, values: dict, store_a):
+    """Send the case inside a savepoint that is rolled back, so the next case starts afresh; return
+    the response, what was sent, and how many of store A's rows it changed (seen before the rollback)."""
+    body = fill(case.body, values)
+    path = fill(case.path, values)
+    before = store_a_snapshot(store_a)
+    with transaction.atomic():
+        call = getattr(client, case.method)
+        if body is None:
+            response = call(path, **case.headers)
+        else:
+            response = call(path, body, format="json", **case.headers)
+        written = changed_rows(before, store_a_snapshot(store_a))
+        transaction.set_rollback(True)
+    return response, path + json.dumps(body), written
+
+
+def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a):
+    a1 = api_a.post(
+        "/api/customers",
+        {
+            "id": "alpha-ref-001",
+            "email": "alice.secret@a-store.test",
+            "phone": "+16135550111",
+            "first_name": "AliceSecretFirst",
+            "last_name": "AliceSecretLast",
+            "note": "A-SECRET-NOTE",
+            "tags": "a-secret-tag",
+            "multipass_identifier": "a-secret-multipass",
+            "addresses": [{"address1": "1 A Secret Street", "city": "Ottawa"}],
+        },
+        format="json",
+    ).json()
+    a2 = api_a.post("/api/customers", {"id": "alpha-ref-002", "email": "second.secret@a-store.test"}, format="json")
+    a2 = a2.json()
+    order = api_a.post("/api/orders", {"name": "#A-SECRET-1", "email": a1["email"], "total_price": 42}, format="json")
+    assert order.status_code == 201 and order.json()["customer_id"] == "alpha-ref-001"
+    assert api_a.post("/api/wishlists", {"customer_id": "alpha-ref-001", "items": ["a-secret-sku"]}, format="json")
+    assert api_b.post("/api/customers", {"id": "b-own", "email": "own@b-store.test"}, format="json").status_code == 201
+
+    real = {
+        "a_ref": a1["id"],
+        "a_ref2": a2["id"],
+        "a_twc": a1["twc_customer_id"],
+        "a_email": a1["email"],
+        "a_email2_upper": a2["email"].upper(),
+        "a_phone": a1["phone"],
+        "a_address_id": a1["addresses"][0]["id"],
+        "a_order_name": "#A-SECRET-1",
+    }
+    ghost = {
+        "a_ref": "ghost-ref-001",
+        "a_ref2": "ghost-ref-002",
+        "a_twc": str(uuid.uuid4()),
+        "a_email": "ghost.nobody@nowhere.test",
+        "a_email2_upper": "GHOST.SECOND@NOWHERE.TEST",
+        "a_phone": "+16135550177",
+        "a_address_id": 987_654_321,
+        "a_order_name": "#GHOST-1",
+    }
+    # What B must never see unless it sent it itself.
+    secrets = [
+        "AliceSecretFirst",
+        "AliceSecretLast",
+        "A-SECRET-NOTE",
+        "a-secret-tag",
+        "a-secret-multipass",
+        "1 A Secret Street",
+        "a-secret-sku",
+        a1["twc_customer_id"],
+        a2["twc_customer_id"],
+    ]
+
+    requests = reads = writes = 0
+    problems = []
+    for case in CASES:
+        response, sent, written = send(api_b, case, real, store_a)
+        requests += 1
+        twin, _, _ = send(api_b, case, ghost, store_a)
+        body = response.json()
+        leaked = [s for s in secrets if s in response.content.decode() and s not in sent]
+        differs = masked(body, real) != masked(twin.json(), ghost) or response.status_code != twin.status_code
+        writes += written
+        reads += bool(leaked or differs)
+        if response.status_code != case.expect or leaked or differs or written:
+            problems.append((case.name, response.status_code, leaked, differs, written, body))
+
+    print(f"\nisolation matrix: {requests} requests, {reads} reads, {writes} writes")
+    assert problems == []
+    assert (reads, writes) == (0, 0)
+    assert api_a.get("/api/customers/alpha-ref-001").json()["note"] == "A-SECRET-NOTE"

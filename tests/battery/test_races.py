@@ -1,0 +1,95 @@
+"""Races, on SQLite and on PostgreSQL, with real threads and real transactions: one winner, clean
+409s for the others, nothing created twice, never a server error."""
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Customer
+from tests.battery.concurrency import run_concurrently, status_counts
+from tests.conftest import api_client, fetch_token
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def server_errors(responses) -> int:
+    return sum(1 for r in responses if not hasattr(r, "status_code") or r.status_code >= 500)
+
+
+def test_sqlite_test_database_has_real_locking():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite settings only")
+    connection.ensure_connection()
+    assert not connection.is_in_memory_db()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
+        cursor.execute("PRAGMA busy_timeout")
+        assert cursor.fetchone()[0] == 20_000
+    with CaptureQueriesContext(connection) as queries, transaction.atomic():
+        Customer.objects.count()
+    assert queries.captured_queries[0]["sql"] == "BEGIN IMMEDIATE"
+
+
+def test_fifty_concurrent_creates_of_one_email(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+
+    def create(index):
+        email = "Race@Example.com" if index % 2 else "race@example.COM"
+        return api_client(token).post("/api/customers", {"id": f"racer-{index}", "email": email}, format="json")
+
+    responses = run_concurrently(50, create)
+    statuses = status_counts(responses)
+    print(f"\nraces ({connection.vendor}): 50 concurrent creates of one email -> {dict(statuses)}")
+    assert statuses == {201: 1, 409: 49}
+    conflicts = [r.json()["errors"][0] for r in responses if r.status_code == 409]
+    assert {(e["code"], e["field"]) for e in conflicts} == {("DuplicateField", "email")}
+    assert Customer.objects.filter(email_key="race@example.com").count() == 1
+    assert server_errors(responses) == 0
+
+
+def test_twenty_concurrent_updates_naming_one_version(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    created = api_client(token).post("/api/customers", {"id": "c-race", "email": "v@example.com"}, format="json")
+    assert created.status_code == 201
+
+    def update(index):
+        body = {"id": "c-race", "note": f"writer {index}", "version": 1}
+        return api_client(token).put("/api/customers", body, format="json")
+
+    responses = run_concurrently(20, update)
+    statuses = status_counts(responses)
+    print(f"\nraces ({connection.vendor}): 20 concurrent updates of version 1 -> {dict(statuses)}")
+    assert statuses == {200: 1, 409: 19}
+    assert {r.json()["errors"][0]["code"] for r in responses if r.status_code == 409} == {"ConcurrentModification"}
+    winner = next(r.json() for r in responses if r.status_code == 200)
+    stored = Customer.objects.get(ref="c-race")
+    assert (stored.version, stored.note) == (2, winner["note"])
+    assert server_errors(responses) == 0
+
+
+def test_concurrent_uploads_sharing_rows_create_each_row_once(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    shared = [{"id": f"shared-{n}", "email": f"shared-{n}@example.com"} for n in range(20)]
+    uploaders = 8
+
+    def upload(index):
+        own = [{"id": f"own-{index}-{n}", "email": f"own-{index}-{n}@example.com"} for n in range(10)]
+        return api_client(token).post("/api/upload-customers", shared + own, format="json")
+
+    responses = run_concurrently(uploaders, upload)
+    statuses = status_counts(responses)
+    created = sum(r.json()["created"] for r in responses if r.status_code == 200)
+    print(
+        f"\nraces ({connection.vendor}): {uploaders} concurrent uploads sharing 20 rows -> {dict(statuses)}, "
+        f"{created} created of {20 + uploaders * 10} distinct rows"
+    )
+    assert statuses == {200: uploaders}
+    assert created == 20 + uploaders * 10
+    for n in range(20):
+        assert Customer.objects.filter(ref=f"shared-{n}").count() == 1
+    assert Customer.objects.count() == 20 + uploaders * 10
+    failures = [item for r in responses for item in r.json()["results"] if item["status"] == "failed"]
+    assert len(failures) == (uploaders - 1) * 20
+    assert {e["code"] for item in failures for e in item["errors"]} == {"DuplicateField"}
+    assert server_errors(responses) == 0
