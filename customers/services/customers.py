@@ -107,6 +107,38 @@ def _address_values(address: Address | dict) -> tuple:
     return tuple(get(field, "") for field in ADDRESS_TEXT_FIELDS) + (bool(get("is_default", False)),)
 
 
+def put_changes(
+    customer: Customer,
+    cleaned: dict,
+    *,
+    expected_version: int | None,
+    addresses: list[dict] | None,
+    current_addresses: list[Address],
+    now,
+) -> tuple[dict, bool]:
+    """What a PUT of `cleaned` changes on `customer`: the changed fields and whether the addresses change.
+
+    Checks the version the request names and the state rule; shared with the bulk upload's update mode.
+    """
+    if expected_version is not None and customer.version != expected_version:
+        raise concurrent_modification(expected_version, customer.version)
+    if "state" in cleaned and cleaned["state"] != customer.state:
+        raise invalid_operation(
+            f"The state changes through the account actions (invite, enable, disable), "
+            f"not by writing it: the customer is '{customer.state}'."
+        )
+    values = {field: getattr(customer, field) for field in cleaned}
+    values.update(cleaned)
+    values.setdefault("accepts_marketing", customer.accepts_marketing)
+    values.setdefault("marketing_opt_in_level", customer.marketing_opt_in_level)
+    apply_marketing_rules(values, previous_accepts=customer.accepts_marketing, sent=cleaned, now=now)
+    changes = {field: value for field, value in values.items() if getattr(customer, field) != value}
+    addresses_changed = addresses is not None and [_address_values(a) for a in addresses] != [
+        _address_values(a) for a in current_addresses
+    ]
+    return changes, addresses_changed
+
+
 def customer_update(
     *, store: Store, data: Any, ref: str | None = None, if_match: str | None = None
 ) -> tuple[Customer, list[Address]]:
@@ -133,23 +165,15 @@ def customer_update(
     for _attempt in range(UPDATE_ATTEMPTS):
         customer = customer_get(store=store, ref=lookup)
         current_addresses = list(customer.addresses.all())
-        if expected_version is not None and customer.version != expected_version:
-            raise concurrent_modification(expected_version, customer.version)
-        if "state" in cleaned and cleaned["state"] != customer.state:
-            raise invalid_operation(
-                f"The state changes through the account actions (invite, enable, disable), "
-                f"not by writing it: the customer is '{customer.state}'."
-            )
         now = timezone.now()
-        values = {field: getattr(customer, field) for field in cleaned}
-        values.update(cleaned)
-        values.setdefault("accepts_marketing", customer.accepts_marketing)
-        values.setdefault("marketing_opt_in_level", customer.marketing_opt_in_level)
-        apply_marketing_rules(values, previous_accepts=customer.accepts_marketing, sent=cleaned, now=now)
-        changes = {field: value for field, value in values.items() if getattr(customer, field) != value}
-        addresses_changed = addresses is not None and [_address_values(a) for a in addresses] != [
-            _address_values(a) for a in current_addresses
-        ]
+        changes, addresses_changed = put_changes(
+            customer,
+            cleaned,
+            expected_version=expected_version,
+            addresses=addresses,
+            current_addresses=current_addresses,
+            now=now,
+        )
         if not changes and not addresses_changed:
             return customer, current_addresses
         read_version = customer.version
