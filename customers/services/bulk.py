@@ -399,7 +399,8 @@ def _insert(model, objects: list) -> None:
             converters = list(enumerate(_pg_converters(model)))
             converters = [(i, convert) for i, convert in converters if convert is not None]
             sql = f"COPY {table} ({columns}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
+            # The raw psycopg cursor: Django's wrapper turns its errors into django.db errors.
+            with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
                 for obj in objects:
                     row = [getattr(obj, name) for name in attnames]
                     for i, convert in converters:
