@@ -42,23 +42,31 @@ def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: 
         values["marketing_opt_in_level"] = None
 
 
-def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
-    """An unsaved customer built from cleaned values, with the contract's defaults."""
+def new_customer_values(*, store: Store, cleaned: dict, now) -> dict:
+    """A new customer's own values (model field names) from cleaned values, with the contract's defaults."""
     values = {key: value for key, value in cleaned.items() if not key.startswith("_")}
     apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
     twc_customer_id = uuid.uuid4()
     values.setdefault("ref", str(twc_customer_id))
     values.setdefault("currency", store.currency)
-    return Customer(store=store, twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now, **values)
+    values.update(twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now)
+    return values
+
+
+def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
+    """An unsaved customer built from cleaned values, with the contract's defaults."""
+    return Customer(store=store, **new_customer_values(store=store, cleaned=cleaned, now=now))
+
+
+def new_address_values(item: dict, *, keep_ids: set[int] = frozenset()) -> dict:
+    """An address's own values from a cleaned address; an `id` it already had is kept."""
+    fields = {key: value for key, value in item.items() if key in ADDRESS_TEXT_FIELDS or key == "is_default"}
+    fields["id"] = item.get("id") if item.get("id") in keep_ids else None
+    return fields
 
 
 def new_addresses(customer: Customer, addresses: list[dict], *, keep_ids: set[int] = frozenset()) -> list[Address]:
-    result = []
-    for item in addresses:
-        fields = {key: value for key, value in item.items() if key in ADDRESS_TEXT_FIELDS or key == "is_default"}
-        address_id = item.get("id") if item.get("id") in keep_ids else None
-        result.append(Address(id=address_id, customer=customer, **fields))
-    return result
+    return [Address(customer=customer, **new_address_values(item, keep_ids=keep_ids)) for item in addresses]
 
 
 def raise_duplicate(exc: IntegrityError, customer: Customer):
