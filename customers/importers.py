@@ -11,6 +11,7 @@ import gzip
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -144,12 +145,15 @@ def api_item(row: dict[str, str]) -> dict:
     return item
 
 
-def _has_undecodable(cells) -> str | None:
-    """The first cell holding bytes that were not UTF-8 (kept as lone surrogates), if any."""
-    for cell in cells:
-        if any("\udc80" <= ch <= "\udcff" for ch in cell):
-            return cell
-    return None
+# Bytes that are not UTF-8 are read as lone surrogates (errors="surrogateescape"), kept for the errors file.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable_column(cells: list[str]) -> int | None:
+    """The index of the first cell holding bytes that were not UTF-8, if any (one regex per row)."""
+    if not _UNDECODABLE.search("".join(cells)):
+        return None
+    return next(i for i, cell in enumerate(cells) if _UNDECODABLE.search(cell))
 
 
 class CustomerFile:
@@ -237,9 +241,9 @@ class CustomerFile:
                 message = f"The row has {len(cells)} columns; the header has {len(header)}."
                 yield SourceRow(line, None, raw, FieldError("InvalidRow", message))
                 continue
-            bad = _has_undecodable(cells)
+            bad = _undecodable_column(cells)
             if bad is not None:
-                column = header[cells.index(bad)]
+                column = header[bad]
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
                 yield SourceRow(line, None, raw, FieldError("InvalidEncoding", message, field=column))
                 continue
