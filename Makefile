@@ -33,6 +33,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## make bench: every benchmark script in bench/ (each makes and drops its own PostgreSQL database).
+bench: install
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
 conformance:
 	$(PYTHON) ../shared/conformance/run.py
 

@@ -208,13 +208,15 @@ def run_endpoint(customers: list[dict], port: int, credentials: dict, clients: i
     env = dict(os.environ, DATABASE_URL=DATABASE_URL)
     gunicorn = Path(PYTHON).with_name("gunicorn")
     server = subprocess.Popen(
-        [str(gunicorn), "twc.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "300", "-q"],
+        [str(gunicorn), "twc.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "300"],
         cwd=ROOT,
         env=env,
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
+        for _ in range(300):
+            if server.poll() is not None:
+                raise RuntimeError("gunicorn did not start")
             try:
                 requests.get(f"{base}/api/customers/none", timeout=1)
                 break

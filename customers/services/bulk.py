@@ -143,20 +143,27 @@ def customers_upload(*, store: Store, items: list[Any], on_conflict: str = "erro
     return customers_bulk_write(store=store, items=items, on_conflict=on_conflict)
 
 
-def customers_bulk_write(*, store: Store, items: list[Any], on_conflict: str = "error", dry_run: bool = False) -> dict:
+def customers_bulk_write(
+    *,
+    store: Store,
+    items: list[Any],
+    on_conflict: str = "error",
+    dry_run: bool = False,
+    cleaned: tuple[list["Item"], list[dict]] | None = None,
+) -> dict:
     """Create (or skip, or update) each valid item; report one result per item, in the order sent.
 
     The shared write path of the upload endpoint and the import command. With `dry_run`, every
-    item is judged as it would be, and nothing is written.
+    item is judged as it would be, and nothing is written. `cleaned` is `clean_items(...)` of these
+    items when the caller ran it already (the import command, in worker processes).
     """
     check_on_conflict(on_conflict)
+    if cleaned is None:
+        cleaned = clean_items(store=store, items=items, on_conflict=on_conflict)
+    cleaned_items, failures = cleaned
     results: list[dict | None] = [None] * len(items)
-    cleaned_items: list[Item] = []
-    for index, raw in enumerate(items):
-        try:
-            cleaned_items.append(Item(index, clean_item(raw, store=store, on_conflict=on_conflict)))
-        except ValidationFailed as exc:
-            results[index] = _failure(index, exc.errors)
+    for failure in failures:
+        results[failure["index"]] = failure
     accepted = _first_wins(cleaned_items, results)
     if accepted:
         _plan_and_write(store, accepted, on_conflict, dry_run, results)
@@ -168,6 +175,17 @@ def bulk_report(results: list[dict]) -> dict:
     for result in results:
         counts[result["status"]] += 1
     return {**counts, "results": results}
+
+
+def clean_items(*, store: Store, items: list[Any], on_conflict: str) -> tuple[list[Item], list[dict]]:
+    """Phase one, no database: the cleaned items, and a failed result for each item that is not valid."""
+    cleaned, failures = [], []
+    for index, raw in enumerate(items):
+        try:
+            cleaned.append(Item(index, clean_item(raw, store=store, on_conflict=on_conflict)))
+        except ValidationFailed as exc:
+            failures.append(_failure(index, exc.errors))
+    return cleaned, failures
 
 
 def clean_item(item: Any, *, store: Store, on_conflict: str) -> dict:

@@ -265,3 +265,16 @@ def test_truncated_json_array_stops_with_summary(store_a, tmp_path):
         call_command("import_customers", str(path), "--store", "Store A", "--no-progress", stdout=out)
     assert "created: 1," in out.getvalue()
     assert customer("t-1").email == "t1@example.com"
+
+
+def test_validation_in_worker_processes_gives_the_same_result(store_a, tmp_path):
+    lines = [json.dumps({"id": f"w-{i}", "email": f"w{i}@example.com", "phone": f"+1613555{i:04d}"}) for i in range(9)]
+    lines.insert(4, json.dumps({"id": "w-bad", "email": "nope"}))
+    lines.append(json.dumps({"id": "w-dup", "email": "W1@example.com"}))
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out, _ = run_import(path, "--no-progress", "--workers", "2", "--batch-size", "3")
+    assert "created: 9, updated: 0, skipped: 0, failed: 2" in out
+    assert "  line 5: email: 'email' is not a valid email address." in out
+    assert "  line 11: email: Another customer of this store already has this email." in out
+    assert customer("w-8").phone == "+16135550008"

@@ -6,14 +6,16 @@ the same validation, duplicates rules and bulk write. Each batch is its own tran
 interrupted import keeps whole batches, and a re-run with --on-conflict skip finishes the job.
 """
 
+import multiprocessing
 import sys
+from collections import deque
 from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from customers.importers import ERROR_COLUMNS, FORMATS, CustomerFile, ErrorsFile, ImportFileError
-from customers.services.bulk import ON_CONFLICT_MODES, customers_bulk_write
+from customers.services.bulk import ON_CONFLICT_MODES, clean_items, customers_bulk_write
 from tenants.models import Store
 
 # Rejected rows listed in the summary; the errors file has them all.
@@ -34,6 +36,43 @@ def batched(iterable, size: int):
         yield batch
 
 
+def clean_in_worker(store, items, on_conflict):
+    """Phase one of the bulk write (validation, no database) in a worker process."""
+    return clean_items(store=store, items=items, on_conflict=on_conflict)
+
+
+def cleaned_batches(batches, store, on_conflict: str, workers: int):
+    """(batch, readable rows, their clean_items or None) in file order.
+
+    With workers, batches are validated in forked processes a few batches ahead while this process
+    writes: validation (phone parsing above all) is most of an import's CPU. The workers never touch
+    the database; the pool starts only once there is a second batch, so small files never fork.
+    """
+    pending: deque = deque()
+    pool = None
+    try:
+        for batch in batches:
+            readable = [row for row in batch if row.error is None]
+            if pool is None and workers > 1 and pending:
+                pool = multiprocessing.get_context("fork").Pool(workers)
+                first_batch, first_readable, _ = pending.popleft()
+                yield first_batch, first_readable, None
+            if pool is None:
+                pending.append((batch, readable, None))
+                continue
+            args = (store, [row.item for row in readable], on_conflict)
+            pending.append((batch, readable, pool.apply_async(clean_in_worker, args)))
+            if len(pending) > 2 * workers:
+                done_batch, done_readable, result = pending.popleft()
+                yield done_batch, done_readable, result.get()
+        while pending:
+            done_batch, done_readable, result = pending.popleft()
+            yield done_batch, done_readable, result.get() if result is not None else None
+    finally:
+        if pool is not None:
+            pool.terminate()
+
+
 class Command(BaseCommand):
     help = "Import a customer file (CSV incl. Shopify's layouts, JSON array, JSON Lines; .gz too) into a store."
 
@@ -50,6 +89,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
         parser.add_argument("--errors", help="write rejected rows here (.csv, else JSON Lines) to fix and re-import")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=1,
+            help="validation processes forked beside the writer (default 1: validate in this process)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -84,13 +129,17 @@ class Command(BaseCommand):
             dynamic_ncols=True,
         )
         try:
-            for batch in batched(source.rows(), options["batch_size"]):
-                readable = [row for row in batch if row.error is None]
+            workers = max(1, options["workers"])
+            if "fork" not in multiprocessing.get_all_start_methods():
+                workers = 1
+            batches = batched(source.rows(), options["batch_size"])
+            for batch, readable, cleaned in cleaned_batches(batches, store, options["on_conflict"], workers):
                 report = customers_bulk_write(
                     store=store,
                     items=[row.item for row in readable],
                     on_conflict=options["on_conflict"],
                     dry_run=options["dry_run"],
+                    cleaned=cleaned,
                 )
                 outcomes = {id(row): result for row, result in zip(readable, report["results"], strict=True)}
                 for row in batch:
