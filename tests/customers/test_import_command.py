@@ -267,13 +267,13 @@ def test_truncated_json_array_stops_with_summary(store_a, tmp_path):
     assert customer("t-1").email == "t1@example.com"
 
 
-def test_validation_in_worker_processes_gives_the_same_result(store_a, tmp_path):
+def test_batches_validated_ahead_in_a_thread_keep_file_order(store_a, tmp_path):
     lines = [json.dumps({"id": f"w-{i}", "email": f"w{i}@example.com", "phone": f"+1613555{i:04d}"}) for i in range(9)]
     lines.insert(4, json.dumps({"id": "w-bad", "email": "nope"}))
     lines.append(json.dumps({"id": "w-dup", "email": "W1@example.com"}))
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out, _ = run_import(path, "--no-progress", "--workers", "2", "--batch-size", "3")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "3")
     assert "created: 9, updated: 0, skipped: 0, failed: 2" in out
     assert "  line 5: email: 'email' is not a valid email address." in out
     assert "  line 11: email: Another customer of this store already has this email." in out

@@ -6,9 +6,9 @@ the same validation, duplicates rules and bulk write. Each batch is its own tran
 interrupted import keeps whole batches, and a re-run with --on-conflict skip finishes the job.
 """
 
-import multiprocessing
+import queue
 import sys
-from collections import deque
+import threading
 from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
@@ -36,41 +36,47 @@ def batched(iterable, size: int):
         yield batch
 
 
-def clean_in_worker(store, items, on_conflict):
-    """Phase one of the bulk write (validation, no database) in a worker process."""
-    return clean_items(store=store, items=items, on_conflict=on_conflict)
+_DONE = object()
 
 
-def cleaned_batches(batches, store, on_conflict: str, workers: int):
-    """(batch, readable rows, their clean_items or None) in file order.
+def cleaned_batches(batches, store, on_conflict: str, *, ahead: int = 2):
+    """(batch, readable rows, their clean_items) in file order, read and validated in a thread.
 
-    With workers, batches are validated in forked processes a few batches ahead while this process
-    writes: validation (phone parsing above all) is most of an import's CPU. The workers never touch
-    the database; the pool starts only once there is a second batch, so small files never fork.
+    Validation (phone parsing above all) is most of an import's CPU, and the database's share of
+    a batch (COPY, index upkeep, commit) is mostly waiting: a reader thread validates the next
+    batches while this one writes, so the two overlap on two cores. The thread never touches the
+    database; at most `ahead` batches wait in the queue, so memory stays flat.
     """
-    pending: deque = deque()
-    pool = None
+    ready: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def read_and_clean():
+        try:
+            for batch in batches:
+                readable = [row for row in batch if row.error is None]
+                cleaned = clean_items(store=store, items=[row.item for row in readable], on_conflict=on_conflict)
+                while not stop.is_set():
+                    try:
+                        ready.put((batch, readable, cleaned), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(_DONE)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the writing thread
+            ready.put(exc)
+
+    reader = threading.Thread(target=read_and_clean, name="import-reader", daemon=True)
+    reader.start()
     try:
-        for batch in batches:
-            readable = [row for row in batch if row.error is None]
-            if pool is None and workers > 1 and pending:
-                pool = multiprocessing.get_context("fork").Pool(workers)
-                first_batch, first_readable, _ = pending.popleft()
-                yield first_batch, first_readable, None
-            if pool is None:
-                pending.append((batch, readable, None))
-                continue
-            args = (store, [row.item for row in readable], on_conflict)
-            pending.append((batch, readable, pool.apply_async(clean_in_worker, args)))
-            if len(pending) > 2 * workers:
-                done_batch, done_readable, result = pending.popleft()
-                yield done_batch, done_readable, result.get()
-        while pending:
-            done_batch, done_readable, result = pending.popleft()
-            yield done_batch, done_readable, result.get() if result is not None else None
+        while (item := ready.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
-        if pool is not None:
-            pool.terminate()
+        stop.set()
+        reader.join(timeout=5)
 
 
 class Command(BaseCommand):
@@ -89,12 +95,6 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
         parser.add_argument("--errors", help="write rejected rows here (.csv, else JSON Lines) to fix and re-import")
-        parser.add_argument(
-            "--workers",
-            type=int,
-            default=1,
-            help="validation processes forked beside the writer (default 1: validate in this process)",
-        )
         parser.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -129,11 +129,8 @@ class Command(BaseCommand):
             dynamic_ncols=True,
         )
         try:
-            workers = max(1, options["workers"])
-            if "fork" not in multiprocessing.get_all_start_methods():
-                workers = 1
             batches = batched(source.rows(), options["batch_size"])
-            for batch, readable, cleaned in cleaned_batches(batches, store, options["on_conflict"], workers):
+            for batch, readable, cleaned in cleaned_batches(batches, store, options["on_conflict"]):
                 report = customers_bulk_write(
                     store=store,
                     items=[row.item for row in readable],
