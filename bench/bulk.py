@@ -208,7 +208,7 @@ def run_endpoint(customers: list[dict], port: int, credentials: dict, clients: i
     env = dict(os.environ, DATABASE_URL=DATABASE_URL)
     gunicorn = Path(PYTHON).with_name("gunicorn")
     server = subprocess.Popen(
-        [str(gunicorn), "twc.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "300"],
+        [str(gunicorn), "twc.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "2", "--timeout", "300", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
     )
@@ -218,10 +218,10 @@ def run_endpoint(customers: list[dict], port: int, credentials: dict, clients: i
             if server.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             try:
-                requests.get(f"{base}/api/customers/none", timeout=1)
+                requests.get(f"{base}/api/customers/none", timeout=10)
                 break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                time.sleep(0.2)
         token = requests.post(
             f"{base}/o/token/",
             data={"grant_type": "client_credentials"},
