@@ -16,7 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import JSONField
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -103,6 +103,10 @@ class NewRows:
 
 CUSTOMER_ROWS = NewRows(Customer)
 ADDRESS_ROWS = NewRows(Address)
+
+
+def _deadlock(exc: OperationalError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == "40P01"
 
 
 class LostRace(Exception):
@@ -225,6 +229,10 @@ def _plan_and_write(store: Store, items: list[Item], on_conflict: str, dry_run: 
                     _write(plan)
         except (IntegrityError, LostRace):
             continue
+        except OperationalError as exc:
+            if not _deadlock(exc):
+                raise
+            continue  # two batches inserting each other's keys: PostgreSQL aborted this one
         _record(plan, results)
         return
     # Still colliding with concurrent writers: item by item, so that only the real collisions fail.

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from customers.models import Address, Customer
 from customers.services import customer_create
@@ -238,8 +239,8 @@ def test_interrupted_import_rerun_with_skip(store_a, tmp_path):
     full.write_text("\n".join(lines) + "\n")
     partial = tmp_path / "first.jsonl"
     partial.write_text("\n".join(lines[:4]) + "\n")  # what an interrupted run got through
-    run_import(partial, "--no-progress", "--batch-size", "2")
-    out, _ = run_import(full, "--no-progress", "--on-conflict", "skip", "--batch-size", "3")
+    run_import(partial, "--no-progress", "--batch-size", "2", "--jobs", "1")
+    out, _ = run_import(full, "--no-progress", "--on-conflict", "skip", "--batch-size", "3", "--jobs", "1")
     assert "created: 6, updated: 0, skipped: 4, failed: 0" in out
     assert Customer.objects.filter(store=store_a).count() == 10
 
@@ -273,8 +274,23 @@ def test_batches_validated_ahead_in_a_thread_keep_file_order(store_a, tmp_path):
     lines.append(json.dumps({"id": "w-dup", "email": "W1@example.com"}))
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out, _ = run_import(path, "--no-progress", "--batch-size", "3")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "3", "--jobs", "1")
     assert "created: 9, updated: 0, skipped: 0, failed: 2" in out
     assert "  line 5: email: 'email' is not a valid email address." in out
     assert "  line 11: email: Another customer of this store already has this email." in out
     assert customer("w-8").phone == "+16135550008"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_jobs_on_postgresql(store_a, tmp_path):
+    """Batches written by worker processes (committed data: the workers have their own connections)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run by CI's PostgreSQL pass)")
+    lines = [json.dumps({"id": f"p-{i}", "email": f"p{i}@example.com"}) for i in range(40)]
+    lines.append(json.dumps({"id": "p-dup", "email": "P3@example.com"}))  # a row of another batch
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "4", "--jobs", "2")
+    assert "created: 40, updated: 0, skipped: 0, failed: 1" in out
+    assert "  line 41: email: Another customer of this store already has this email." in out
+    assert Customer.objects.filter(store=store_a).count() == 40

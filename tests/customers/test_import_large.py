@@ -12,7 +12,9 @@ ROWS = 100_000
 AREA_CODES = ("613", "416", "514", "604", "403", "902", "705", "519", "905", "647")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_100k_row_import_lands_every_row(store_a, tmp_path):
+    """Committed data: the import's worker processes (--jobs, one per CPU) have their own connections."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (run by CI's PostgreSQL pass)")
     path = tmp_path / "big.csv"

@@ -6,12 +6,18 @@ the same validation, duplicates rules and bulk write. Each batch is its own tran
 interrupted import keeps whole batches, and a re-run with --on-conflict skip finishes the job.
 """
 
+import itertools
+import multiprocessing
+import multiprocessing.util
+import os
 import queue
 import sys
 import threading
+from collections import deque
 from itertools import islice
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, connections
 from tqdm import tqdm
 
 from customers.importers import ERROR_COLUMNS, FORMATS, CustomerFile, ErrorsFile, ImportFileError
@@ -79,6 +85,69 @@ def cleaned_batches(batches, store, on_conflict: str, *, ahead: int = 2):
         reader.join(timeout=5)
 
 
+def _worker_started() -> None:
+    # Each worker opens its own connection on first use; close it when the worker ends.
+    multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
+
+
+def write_in_worker(store, items, on_conflict, dry_run):
+    """A whole batch (validation and write, in its own transaction) in a worker process."""
+    return customers_bulk_write(store=store, items=items, on_conflict=on_conflict, dry_run=dry_run)
+
+
+def written_batches(batches, store, options: dict):
+    """(batch, readable rows, report) in file order.
+
+    With `--jobs` above 1 (PostgreSQL), whole batches are validated and written by that many worker
+    processes, each with its own connection, as gunicorn's workers serve uploads; this process only
+    reads the file and keeps the tally. Batches in flight at once may collide on a key: the bulk
+    write re-plans on the database's unique violation, so the later one reports the duplicate.
+    """
+    jobs = options["jobs"] if options["jobs"] is not None else (os.cpu_count() or 1)
+    # Inside a transaction (a caller's atomic block) the workers could not see its writes.
+    parallel = (
+        jobs > 1
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and "fork" in multiprocessing.get_all_start_methods()
+    )
+    args = (options["on_conflict"], options["dry_run"])
+    batches = iter(batches)
+    first = next(batches, None)
+    second = next(batches, None) if parallel else None
+    if second is None:  # one batch (a small file) is written here: no processes to start
+        parallel = False
+    batches = itertools.chain([b for b in (first, second) if b is not None], batches)
+    if not parallel:
+        for batch, readable, cleaned in cleaned_batches(batches, store, options["on_conflict"]):
+            items = [row.item for row in readable]
+            report = customers_bulk_write(
+                store=store, items=items, on_conflict=args[0], dry_run=args[1], cleaned=cleaned
+            )
+            yield batch, readable, report
+        return
+    pending: deque = deque()
+    pool = None
+    try:
+        connections.close_all()  # forked workers must not share this process's connection
+        pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_started)
+        for batch in batches:
+            readable = [row for row in batch if row.error is None]
+            items = [row.item for row in readable]
+            pending.append((batch, readable, pool.apply_async(write_in_worker, (store, items, *args))))
+            if len(pending) > jobs:
+                done_batch, done_readable, result = pending.popleft()
+                yield done_batch, done_readable, result.get()
+        while pending:
+            done_batch, done_readable, result = pending.popleft()
+            yield done_batch, done_readable, result.get()
+        pool.close()
+        pool.join()
+    finally:
+        if pool is not None:
+            pool.terminate()
+
+
 class Command(BaseCommand):
     help = "Import a customer file (CSV incl. Shopify's layouts, JSON array, JSON Lines; .gz too) into a store."
 
@@ -95,6 +164,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per transaction (default 5000)")
         parser.add_argument("--errors", help="write rejected rows here (.csv, else JSON Lines) to fix and re-import")
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=None,
+            help="worker processes validating and writing batches (PostgreSQL; default: one per CPU)",
+        )
         parser.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -130,14 +205,7 @@ class Command(BaseCommand):
         )
         try:
             batches = batched(source.rows(), options["batch_size"])
-            for batch, readable, cleaned in cleaned_batches(batches, store, options["on_conflict"]):
-                report = customers_bulk_write(
-                    store=store,
-                    items=[row.item for row in readable],
-                    on_conflict=options["on_conflict"],
-                    dry_run=options["dry_run"],
-                    cleaned=cleaned,
-                )
+            for batch, readable, report in written_batches(batches, store, options):
                 outcomes = {id(row): result for row, result in zip(readable, report["results"], strict=True)}
                 for row in batch:
                     result = outcomes.get(id(row))
