@@ -185,12 +185,14 @@ PEAK_MEMORY_WRAPPER = (
     "import sys; from django.core.management import execute_from_command_line\n"
     "try:\n    execute_from_command_line(['manage.py'] + sys.argv[1:])\n"
     "finally:\n"
+    "    import resource\n"
     "    hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1]\n"
-    "    print('peak_rss_kb', hwm, file=sys.stderr)\n"
+    "    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "    print('peak_rss_kb', hwm, workers, file=sys.stderr)\n"
 )
 
 
-def run_import(path: Path) -> tuple[float, int, str]:
+def run_import(path: Path) -> tuple[float, int, int, str]:
     env = dict(os.environ, DATABASE_URL=DATABASE_URL, DJANGO_SETTINGS_MODULE="twc.settings", PYTHONPATH=str(ROOT))
     started = time.perf_counter()
     done = subprocess.run(
@@ -202,8 +204,8 @@ def run_import(path: Path) -> tuple[float, int, str]:
         text=True,
     )
     elapsed = time.perf_counter() - started
-    peak_kb = int(done.stderr.rsplit("peak_rss_kb", 1)[1].split()[0])
-    return elapsed, peak_kb, done.stdout
+    peak_kb, worker_peak_kb = (int(v) for v in done.stderr.rsplit("peak_rss_kb", 1)[1].split()[:2])
+    return elapsed, peak_kb, worker_peak_kb, done.stdout
 
 
 def run_endpoint(customers: list[dict], port: int, credentials: dict, clients: int = 2) -> tuple[float, dict]:
@@ -233,7 +235,7 @@ def run_endpoint(customers: list[dict], port: int, credentials: dict, clients: i
             if server.poll() is not None:
                 raise RuntimeError("gunicorn did not start")
             try:
-                requests.get(f"{base}/api/customers/none", timeout=10)
+                requests.get(f"{base}/admin/login/", timeout=10)
                 break
             except requests.RequestException:
                 time.sleep(0.2)
@@ -351,10 +353,11 @@ def main() -> None:
                 floor_rate = floor(conn, customers)
                 print(f"  floor (raw COPY, customers + addresses) {floor_rate:>10,.0f} rows/s")
 
-                elapsed, peak_kb, output = run_import(path)
+                elapsed, peak_kb, worker_peak_kb, output = run_import(path)
                 import_rate = args.rows / elapsed
                 print(f"  import_customers ({size_mb:.0f} MB Shopify CSV) {import_rate:>8,.0f} rows/s "
-                      f"{import_rate / floor_rate:5.2f} x floor   peak memory {peak_kb / 1024:.0f} MB")  # fmt: skip
+                      f"{import_rate / floor_rate:5.2f} x floor   peak memory {peak_kb / 1024:.0f} MB "
+                      f"(+ {worker_peak_kb / 1024:.0f} MB per worker)")  # fmt: skip
                 summary = [line for line in output.splitlines() if line.startswith("created")]
                 print(f"    {summary[0] if summary else output.strip()}")
                 landed = conn.execute("SELECT count(*) FROM customers_customer").fetchone()[0]

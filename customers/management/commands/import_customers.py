@@ -1,5 +1,5 @@
 """python manage.py import_customers FILE --store STORE [--format auto|csv|json|jsonl] [--on-conflict error|skip|update]
-[--batch-size N] [--errors FILE.csv|FILE.jsonl] [--dry-run] [--no-progress]
+[--batch-size N] [--jobs N] [--errors FILE.csv|FILE.jsonl] [--dry-run] [--no-progress]
 
 Streams the file in batches through the upload endpoint's own write path (customers.services.bulk):
 the same validation, duplicates rules and bulk write. Each batch is its own transaction, so an
