@@ -49,7 +49,7 @@ def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
     if not by_email and not by_phone:
         return
     if connection.vendor == "postgresql":
-        # Three parameters however many customers (a bulk upload has 10,000): `IN (%s, ...)` binds one per key.
+        # Two array parameters however many customers (an upload has 10,000): `IN (%s, ...)` binds one per key.
         condition = RawSQL("(email_key = ANY(%s) OR phone = ANY(%s))", [list(by_email), list(by_phone)], BooleanField())
     else:
         condition = Q(email_key__in=list(by_email)) | Q(phone__in=list(by_phone))
