@@ -33,7 +33,7 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make bench: every benchmark in bench/ (not part of make test); the load test needs PostgreSQL.
+## make bench: every benchmark script in bench/ (not part of make test; they need PostgreSQL).
 bench: install
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 

@@ -47,7 +47,7 @@ class CustomerDetailView(APIView):
 
 
 class UploadCustomersView(APIView):
-    """POST /api/upload-customers: many customers, one result per item."""
+    """POST /api/upload-customers[?on_conflict=error|skip|update]: many customers, one result per item."""
 
     def post(self, request):
         data = request.data
@@ -57,7 +57,8 @@ class UploadCustomersView(APIView):
             raise ValidationFailed(
                 FieldError("InvalidJsonInput", 'The body must be a JSON array of customers or {"customers": [...]}.')
             )
-        report = customers_upload(store=request.store, items=data)
+        on_conflict = request.query_params.get("on_conflict", "error")
+        report = customers_upload(store=request.store, items=data, on_conflict=on_conflict)
         return Response(report)
 
 

@@ -1,7 +1,9 @@
 """Reads of the customers app. Every function takes `store=` and reads through `for_store`."""
 
+import json
 import uuid
 
+from django.db import connection
 from django.db.models import Q, QuerySet
 
 from customers.errors import not_found
@@ -43,3 +45,23 @@ def customer_get(*, store, ref: str) -> Customer:
     if customer is None:
         raise not_found(ref if isinstance(ref, str) else "")
     return customer
+
+
+def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], phones: list[str]) -> list[Customer]:
+    """The store's live customers holding any of these ids, email keys or phones, in ONE query.
+
+    Raw SQL for the bulk paths: on PostgreSQL `= ANY(array)` binds three parameters however many keys
+    there are (Django's `__in` binds one per key), and each arm uses its partial unique index.
+    """
+    if not (refs or email_keys or phones):
+        return []
+    table = Customer._meta.db_table
+    if connection.vendor == "postgresql":
+        keys = "(ref = ANY(%s) OR email_key = ANY(%s) OR phone = ANY(%s))"
+        params = [refs, email_keys, phones]
+    else:
+        each = "(SELECT value FROM json_each(%s))"
+        keys = f"(ref IN {each} OR email_key IN {each} OR phone IN {each})"
+        params = [json.dumps(refs), json.dumps(email_keys), json.dumps(phones)]
+    sql = f"SELECT * FROM {table} WHERE store_id = %s AND deleted_at IS NULL AND {keys}"  # noqa: S608
+    return list(Customer.objects.raw(sql, [store.pk, *params]))

@@ -42,23 +42,31 @@ def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: 
         values["marketing_opt_in_level"] = None
 
 
-def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
-    """An unsaved customer built from cleaned values, with the contract's defaults."""
+def new_customer_values(*, store: Store, cleaned: dict, now) -> dict:
+    """A new customer's own values (model field names) from cleaned values, with the contract's defaults."""
     values = {key: value for key, value in cleaned.items() if not key.startswith("_")}
     apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
     twc_customer_id = uuid.uuid4()
     values.setdefault("ref", str(twc_customer_id))
     values.setdefault("currency", store.currency)
-    return Customer(store=store, twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now, **values)
+    values.update(twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now)
+    return values
+
+
+def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
+    """An unsaved customer built from cleaned values, with the contract's defaults."""
+    return Customer(store=store, **new_customer_values(store=store, cleaned=cleaned, now=now))
+
+
+def new_address_values(item: dict, *, keep_ids: set[int] = frozenset()) -> dict:
+    """An address's own values from a cleaned address; an `id` it already had is kept."""
+    fields = {key: value for key, value in item.items() if key in ADDRESS_TEXT_FIELDS or key == "is_default"}
+    fields["id"] = item.get("id") if item.get("id") in keep_ids else None
+    return fields
 
 
 def new_addresses(customer: Customer, addresses: list[dict], *, keep_ids: set[int] = frozenset()) -> list[Address]:
-    result = []
-    for item in addresses:
-        fields = {key: value for key, value in item.items() if key in ADDRESS_TEXT_FIELDS or key == "is_default"}
-        address_id = item.get("id") if item.get("id") in keep_ids else None
-        result.append(Address(id=address_id, customer=customer, **fields))
-    return result
+    return [Address(customer=customer, **new_address_values(item, keep_ids=keep_ids)) for item in addresses]
 
 
 def raise_duplicate(exc: IntegrityError, customer: Customer):
@@ -107,6 +115,38 @@ def _address_values(address: Address | dict) -> tuple:
     return tuple(get(field, "") for field in ADDRESS_TEXT_FIELDS) + (bool(get("is_default", False)),)
 
 
+def put_changes(
+    customer: Customer,
+    cleaned: dict,
+    *,
+    expected_version: int | None,
+    addresses: list[dict] | None,
+    current_addresses: list[Address],
+    now,
+) -> tuple[dict, bool]:
+    """What a PUT of `cleaned` changes on `customer`: the changed fields and whether the addresses change.
+
+    Checks the version the request names and the state rule; shared with the bulk upload's update mode.
+    """
+    if expected_version is not None and customer.version != expected_version:
+        raise concurrent_modification(expected_version, customer.version)
+    if "state" in cleaned and cleaned["state"] != customer.state:
+        raise invalid_operation(
+            f"The state changes through the account actions (invite, enable, disable), "
+            f"not by writing it: the customer is '{customer.state}'."
+        )
+    values = {field: getattr(customer, field) for field in cleaned}
+    values.update(cleaned)
+    values.setdefault("accepts_marketing", customer.accepts_marketing)
+    values.setdefault("marketing_opt_in_level", customer.marketing_opt_in_level)
+    apply_marketing_rules(values, previous_accepts=customer.accepts_marketing, sent=cleaned, now=now)
+    changes = {field: value for field, value in values.items() if getattr(customer, field) != value}
+    addresses_changed = addresses is not None and [_address_values(a) for a in addresses] != [
+        _address_values(a) for a in current_addresses
+    ]
+    return changes, addresses_changed
+
+
 def customer_update(
     *, store: Store, data: Any, ref: str | None = None, if_match: str | None = None
 ) -> tuple[Customer, list[Address]]:
@@ -133,23 +173,15 @@ def customer_update(
     for _attempt in range(UPDATE_ATTEMPTS):
         customer = customer_get(store=store, ref=lookup)
         current_addresses = list(customer.addresses.all())
-        if expected_version is not None and customer.version != expected_version:
-            raise concurrent_modification(expected_version, customer.version)
-        if "state" in cleaned and cleaned["state"] != customer.state:
-            raise invalid_operation(
-                f"The state changes through the account actions (invite, enable, disable), "
-                f"not by writing it: the customer is '{customer.state}'."
-            )
         now = timezone.now()
-        values = {field: getattr(customer, field) for field in cleaned}
-        values.update(cleaned)
-        values.setdefault("accepts_marketing", customer.accepts_marketing)
-        values.setdefault("marketing_opt_in_level", customer.marketing_opt_in_level)
-        apply_marketing_rules(values, previous_accepts=customer.accepts_marketing, sent=cleaned, now=now)
-        changes = {field: value for field, value in values.items() if getattr(customer, field) != value}
-        addresses_changed = addresses is not None and [_address_values(a) for a in addresses] != [
-            _address_values(a) for a in current_addresses
-        ]
+        changes, addresses_changed = put_changes(
+            customer,
+            cleaned,
+            expected_version=expected_version,
+            addresses=addresses,
+            current_addresses=current_addresses,
+            now=now,
+        )
         if not changes and not addresses_changed:
             return customer, current_addresses
         read_version = customer.version

@@ -5,8 +5,9 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BooleanField, Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -47,7 +48,11 @@ def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
     by_phone = {c.phone: c for c in customers if c.phone}
     if not by_email and not by_phone:
         return
-    condition = Q(email_key__in=list(by_email)) | Q(phone__in=list(by_phone))
+    if connection.vendor == "postgresql":
+        # Two array parameters however many customers (an upload has 10,000): `IN (%s, ...)` binds one per key.
+        condition = RawSQL("(email_key = ANY(%s) OR phone = ANY(%s))", [list(by_email), list(by_phone)], BooleanField())
+    else:
+        condition = Q(email_key__in=list(by_email)) | Q(phone__in=list(by_phone))
     touched: set[int] = set()
     for model in (Order, Wishlist):
         rows = model.objects.filter(store_id=store_id, customer__isnull=True).filter(condition)

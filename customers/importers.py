@@ -1,0 +1,324 @@
+"""Customer files as `import_customers` reads them, one row at a time (a file is never loaded whole).
+
+Formats: CSV (our own columns, named as the API's fields; or Shopify's customer CSV in any of its
+three layouts), JSON arrays (read incrementally with ijson) and JSON Lines; gzip-compressed or not.
+Each reader yields `SourceRow`s: the customer in the API's shape, ready for the shared validation
+(customers.validation via customers.services.bulk), or the reason the row could not be read.
+"""
+
+import csv
+import gzip
+import io
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import ijson
+import orjson
+
+from customers.errors import FieldError
+
+FORMATS = ("csv", "json", "jsonl")
+# The errors file of an import leads with these columns; a re-import skips them.
+ERROR_COLUMNS = ("error_line", "error_field", "error_code", "error_reason")
+
+BOOLEAN_WORDS = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False}
+API_BOOLEAN_FIELDS = {"verified_email", "accepts_marketing", "tax_exempt"}
+
+# Shopify's customer CSV, all three layouts, by lower-cased column name: the 20-column export
+# (Customer ID, ..., Default Address ..., Total Spent, Total Orders, ...), the 17-column import
+# template (the export without Customer ID and the two totals), and the older layout with bare
+# Company, Address1, ..., Country Code, Zip columns.
+SHOPIFY_CUSTOMER_COLUMNS = {
+    "customer id": "id",
+    "first name": "first_name",
+    "last name": "last_name",
+    "email": "email",
+    "phone": "phone",
+    "accepts email marketing": "accepts_marketing",
+    "accepts marketing": "accepts_marketing",
+    "note": "note",
+    "tax exempt": "tax_exempt",
+    "tags": "tags",
+}
+SHOPIFY_ADDRESS_COLUMNS = {
+    "default address company": "company",
+    "default address address1": "address1",
+    "default address address2": "address2",
+    "default address city": "city",
+    "default address province code": "province_code",
+    "default address country code": "country_code",
+    "default address zip": "zip",
+    "default address phone": "phone",
+    "company": "company",
+    "address1": "address1",
+    "address2": "address2",
+    "city": "city",
+    "province": "province",
+    "province code": "province_code",
+    "country": "country",
+    "country code": "country_code",
+    "zip": "zip",
+}
+SHOPIFY_BOOLEANS = {"accepts_marketing", "tax_exempt"}
+# Shopify prefixes these with "'" so that spreadsheets keep them as text (leading zeros, "+").
+QUOTED_FIELDS = {"id", "phone", "zip"}
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read (not a row of it)."""
+
+
+@dataclass
+class SourceRow:
+    """One record of the file. `line` is where it starts (in a JSON array: the item's position)."""
+
+    line: int
+    item: Any  # the customer in the API's shape; None when the row could not be read
+    raw: Any  # the row as it was in the file (a dict of column -> cell for CSV)
+    error: FieldError | None = None
+
+
+def _unquote(value: str) -> str:
+    return value[1:] if value.startswith("'") else value
+
+
+def _boolean(value: str):
+    return BOOLEAN_WORDS.get(value.strip().lower(), value)  # anything else: the validation says why
+
+
+def shopify_layout(header: list[str]) -> str | None:
+    names = {name.strip().lower() for name in header}
+    if not {"first name", "email"} <= names:
+        return None
+    if "default address address1" in names:
+        return "shopify-export" if "customer id" in names else "shopify-template"
+    return "shopify-legacy"
+
+
+def shopify_item(row: dict[str, str]) -> dict:
+    """A Shopify CSV row as the API's customer (its default address as the only address)."""
+    item: dict[str, Any] = {}
+    address: dict[str, Any] = {}
+    for column, cell in row.items():
+        name = column.strip().lower()
+        value = cell.strip()
+        if not value:
+            continue
+        if name in SHOPIFY_CUSTOMER_COLUMNS:
+            field = SHOPIFY_CUSTOMER_COLUMNS[name]
+            if field in QUOTED_FIELDS:
+                value = _unquote(value)
+            item[field] = _boolean(value) if field in SHOPIFY_BOOLEANS else value
+        elif name in SHOPIFY_ADDRESS_COLUMNS:
+            field = SHOPIFY_ADDRESS_COLUMNS[name]
+            address[field] = _unquote(value) if field in QUOTED_FIELDS else value
+        # Other columns (Total Spent, Total Orders, Accepts SMS Marketing, metafields) are not ours to set.
+    if address:
+        address["default"] = True
+        item["addresses"] = [address]
+    return item
+
+
+def api_item(row: dict[str, str]) -> dict:
+    """A row of our own CSV layout: columns named as the API's fields; an empty cell sends nothing."""
+    item: dict[str, Any] = {}
+    for column, cell in row.items():
+        if cell == "":
+            continue
+        value: Any = cell
+        if column in QUOTED_FIELDS:
+            value = _unquote(cell)
+        elif column in API_BOOLEAN_FIELDS:
+            value = _boolean(cell)
+        elif column == "addresses":
+            try:
+                value = json.loads(cell)
+            except ValueError:
+                pass  # the validation reports it as not an array of addresses
+        elif column == "version" and cell.isdigit():
+            value = int(cell)
+        item[column] = value
+    return item
+
+
+# Bytes that are not UTF-8 are read as lone surrogates (errors="surrogateescape"), kept for the errors file.
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable_column(cells: list[str]) -> int | None:
+    """The index of the first cell holding bytes that were not UTF-8, if any (one regex per row)."""
+    if not _UNDECODABLE.search("".join(cells)):
+        return None
+    return next(i for i, cell in enumerate(cells) if _UNDECODABLE.search(cell))
+
+
+class CustomerFile:
+    """A customer file opened for streaming: format detected (or given), gzip undone on the fly."""
+
+    def __init__(self, path: str, file_format: str = "auto"):
+        self.path = path
+        self._raw = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.size = os.fstat(self._raw.fileno()).st_size
+        stream: io.BufferedIOBase = self._raw
+        if self._raw.peek(2)[:2] == b"\x1f\x8b":
+            stream = io.BufferedReader(gzip.GzipFile(fileobj=self._raw), buffer_size=1 << 16)
+        self._stream = stream
+        self.format = file_format if file_format != "auto" else self._detect()
+        if self.format not in FORMATS:
+            raise ImportFileError(f"unknown format {self.format!r}; use one of {', '.join(FORMATS)}")
+        self.layout = {"csv": None, "json": "json-array", "jsonl": "json-lines"}[self.format]
+        self.header: list[str] | None = None
+        self.failure: str | None = None
+
+    def _detect(self) -> str:
+        try:
+            head = self._stream.peek(4096)[:4096]
+        except (OSError, EOFError) as exc:
+            raise ImportFileError(f"cannot read {self.path}: {exc}") from None
+        head = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+        if head.startswith(b"["):
+            return "json"
+        if head.startswith(b"{"):
+            return "jsonl"
+        return "csv"
+
+    def position(self) -> int:
+        """Bytes of the file read so far (compressed bytes for a .gz): for the progress estimate."""
+        return self.size if self._raw.closed else self._raw.tell()
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def rows(self) -> Iterator[SourceRow]:
+        """The records, in order. When the rest of the file cannot be read, they stop and `failure` says why."""
+        try:
+            yield from {"csv": self._csv_rows, "json": self._json_rows, "jsonl": self._jsonl_rows}[self.format]()
+        except ImportFileError as exc:
+            self.failure = str(exc)
+        except (OSError, EOFError, gzip.BadGzipFile) as exc:
+            self.failure = f"cannot read {self.path}: {exc}"
+
+    def _csv_rows(self) -> Iterator[SourceRow]:
+        text = io.TextIOWrapper(self._stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+        try:
+            yield from self._csv_records(csv.reader(text))
+        finally:
+            text.detach()  # the wrapper would close the file when collected
+
+    def _csv_records(self, reader) -> Iterator[SourceRow]:
+        try:
+            header = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise ImportFileError(f"the CSV header cannot be read: {exc}") from None
+        self.header = header
+        keep = [i for i, name in enumerate(header) if name.strip().lower() not in ERROR_COLUMNS]
+        layout = shopify_layout([header[i] for i in keep])
+        self.layout = layout or "api-fields"
+        to_item = shopify_item if layout else api_item
+        names = [header[i].strip() for i in keep]
+        last_line = reader.line_num
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                line = last_line + 1
+                last_line = reader.line_num
+                yield SourceRow(line, None, {}, FieldError("InvalidRow", f"The row cannot be read as CSV: {exc}."))
+                continue
+            line, last_line = last_line + 1, reader.line_num
+            if not cells:
+                continue  # a blank line
+            raw = dict(zip(header, cells, strict=False)) if len(cells) == len(header) else cells
+            if len(cells) != len(header):
+                message = f"The row has {len(cells)} columns; the header has {len(header)}."
+                yield SourceRow(line, None, raw, FieldError("InvalidRow", message))
+                continue
+            bad = _undecodable_column(cells)
+            if bad is not None:
+                column = header[bad]
+                message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
+                yield SourceRow(line, None, raw, FieldError("InvalidEncoding", message, field=column))
+                continue
+            yield SourceRow(line, to_item({name: cells[i] for name, i in zip(names, keep, strict=True)}), raw)
+
+    def _json_rows(self) -> Iterator[SourceRow]:
+        position = 0
+        try:
+            for position, item in enumerate(ijson.items(self._stream, "item", use_float=True), start=1):
+                yield SourceRow(position, _unwrap(item), item)
+        except ijson.JSONError as exc:
+            raise ImportFileError(f"the JSON array cannot be read after item {position}: {exc}") from None
+
+    def _jsonl_rows(self) -> Iterator[SourceRow]:
+        for line_number, line in enumerate(self._stream, start=1):
+            if not line.strip():
+                continue
+            try:
+                text = line.decode("utf-8")
+            except UnicodeDecodeError:
+                raw = line.decode("utf-8", errors="replace").rstrip("\r\n")
+                error = FieldError("InvalidEncoding", "The line is not valid UTF-8; save the file as UTF-8.")
+                yield SourceRow(line_number, None, raw, error)
+                continue
+            try:
+                item = orjson.loads(text.removeprefix("\ufeff"))
+            except orjson.JSONDecodeError as exc:
+                error = FieldError("InvalidJsonInput", f"The line is not valid JSON: {exc}.")
+                yield SourceRow(line_number, None, text.rstrip("\r\n"), error)
+                continue
+            yield SourceRow(line_number, _unwrap(item), item)
+
+
+def _unwrap(item: Any) -> Any:
+    """A line of a JSON Lines errors file ({"line", "errors", "row"}) re-imports as its row."""
+    if isinstance(item, dict) and set(item) == {"line", "errors", "row"} and isinstance(item["row"], dict):
+        return item["row"]
+    return item
+
+
+class ErrorsFile:
+    """Each rejected row with its line, field(s) and reason(s), and the row as it was: fix, re-import.
+
+    CSV (by the file's extension) leads with ERROR_COLUMNS then the source's own columns, so the
+    fixed file imports as it is; otherwise JSON Lines: {"line", "errors", "row"}.
+    """
+
+    def __init__(self, path: str, header: list[str] | None):
+        self.path = path
+        self.as_csv = path.lower().endswith((".csv", ".csv.gz"))
+        self._file = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
+        self._header = header
+        self._writer = None
+        self.count = 0
+
+    def write(self, row: SourceRow, errors: list[dict]) -> None:
+        self.count += 1
+        if not self.as_csv:
+            entry = {"line": row.line, "errors": errors, "row": row.raw}
+            self._file.write(orjson.dumps(entry, default=str).decode() + "\n")
+            return
+        if self._writer is None:
+            self._writer = csv.writer(self._file)
+            columns = list(self._header) if self._header is not None else ["row"]
+            self._writer.writerow([*ERROR_COLUMNS, *columns])
+        fields = "; ".join(e.get("field") or "" for e in errors)
+        codes = "; ".join(e["code"] for e in errors)
+        reasons = "; ".join(e["message"] for e in errors)
+        if self._header is None:
+            cells = [orjson.dumps(row.raw, default=str).decode()]
+        elif isinstance(row.raw, dict):
+            cells = [row.raw.get(name, "") for name in self._header]
+        else:
+            cells = list(row.raw)
+        self._writer.writerow([row.line, fields, codes, reasons, *cells])
+
+    def close(self) -> None:
+        self._file.close()

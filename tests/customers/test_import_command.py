@@ -1,0 +1,296 @@
+"""python manage.py import_customers: every format and layout, broken rows, errors file, dry run."""
+
+import csv
+import gzip
+import json
+import shutil
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from customers.models import Address, Customer
+from customers.services import customer_create
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "customers"
+
+
+def run_import(path, *args):
+    out, err = StringIO(), StringIO()
+    call_command("import_customers", str(path), "--store", "Store A", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def customer(ref):
+    return Customer.objects.get(ref=ref, deleted_at__isnull=True)
+
+
+def test_shopify_export_layout(store_a, store_b):
+    out, _ = run_import(FIXTURES / "shopify_export.csv", "--no-progress")
+    assert out.splitlines()[:2] == [
+        f"Read 3 rows from {FIXTURES / 'shopify_export.csv'} (Shopify customer export (CSV)).",
+        "created: 3, updated: 0, skipped: 0, failed: 0",
+    ]
+    ann = customer("7012345678901")
+    assert (ann.email, ann.email_key, ann.phone) == ("Ann.Smith@Example.com", "ann.smith@example.com", "+16135550100")
+    assert (ann.first_name, ann.last_name, ann.accepts_marketing, ann.tax_exempt) == ("Ann", "Smith", True, False)
+    assert ann.tags == "vip, newsletter"
+    assert ann.note == "Prefers email,\ncalls on Fridays"
+    assert ann.orders_count == 0 and ann.version == 1 and ann.currency == "CAD"
+    address = Address.objects.get(customer=ann)
+    assert (address.company, address.address1, address.address2, address.city) == (
+        "Acme",
+        "1 Main St",
+        "Suite 2",
+        "Ottawa",
+    )
+    assert (address.province_code, address.country_code, address.zip, address.phone) == (
+        "ON",
+        "CA",
+        "K1A 0B1",
+        "+16135550101",
+    )
+    assert address.is_default
+    bo = customer("7012345678902")
+    assert (bo.phone, bo.tax_exempt, bo.tags, bo.accepts_marketing) == ("+16135550102", True, "wholesale", False)
+    assert not Address.objects.filter(customer=bo).exists()
+    ce = customer("7012345678903")
+    assert (ce.email, ce.phone, ce.first_name) == (None, "+15145550103", "Cé")
+    assert Customer.objects.filter(store=store_b).count() == 0
+
+
+def test_shopify_import_template_layout(store_a):
+    out, _ = run_import(FIXTURES / "shopify_template.csv", "--no-progress")
+    assert "(Shopify customer import template (CSV))" in out.splitlines()[0]
+    dee = Customer.objects.get(email_key="dee@example.com")
+    assert dee.ref == str(dee.twc_customer_id)  # no Customer ID column: the service assigns the id
+    assert (dee.phone, dee.tags) == ("+14165550104", "new, Toronto")
+    assert Address.objects.get(customer=dee).zip == "M5V 2T6"
+    eve = Customer.objects.get(email_key="eve@example.com")
+    assert (eve.accepts_marketing, eve.tax_exempt, eve.note) == (True, True, "VIP customer")
+    assert Address.objects.get(customer=eve).company == "Stone Ltd"
+
+
+def test_shopify_legacy_layout(store_a):
+    out, _ = run_import(FIXTURES / "shopify_legacy.csv", "--no-progress")
+    assert "(Shopify customer CSV, older layout)" in out.splitlines()[0]
+    fay = Customer.objects.get(email_key="fay@example.com")
+    assert (fay.phone, fay.accepts_marketing, fay.tags) == ("+19025550105", True, "legacy")
+    address = Address.objects.get(customer=fay)
+    assert (address.company, address.city, address.province, address.province_code) == (
+        "North Co",
+        "Halifax",
+        "Nova Scotia",
+        "NS",
+    )
+    assert (address.country, address.country_code, address.zip) == ("Canada", "CA", "B3H 1A1")
+    assert Customer.objects.filter(store=store_a).count() == 2
+
+
+def test_api_fields_csv(store_a):
+    out, _ = run_import(FIXTURES / "api_fields.csv", "--no-progress")
+    assert "(CSV with the API's field names)" in out.splitlines()[0]
+    hal = customer("c-1")
+    assert (hal.state, hal.accepts_marketing, hal.marketing_opt_in_level, hal.currency) == (
+        "enabled",
+        True,
+        "confirmed_opt_in",
+        "USD",
+    )
+    assert Address.objects.get(customer=hal).country_code == "CA"
+    ivy = customer("c-2")
+    assert (ivy.tax_exempt, ivy.tax_exemptions, ivy.note, ivy.currency) == (
+        True,
+        ["CA_STATUS_CARD_EXEMPTION"],
+        "hello",
+        "CAD",
+    )
+
+
+def test_json_array(store_a):
+    out, _ = run_import(FIXTURES / "customers.json", "--no-progress")
+    assert "(JSON array)" in out.splitlines()[0]
+    assert "created: 2, updated: 0, skipped: 0, failed: 0" in out
+    assert customer("j-1").phone == "+16135550107" and customer("j-1").tags == "x, y"
+    assert Address.objects.get(customer=customer("j-2")).address1 == "2 Oak Ave"
+
+
+def test_json_lines_gzipped(store_a, tmp_path):
+    path = tmp_path / "customers.jsonl.gz"
+    path.write_bytes(gzip.compress((FIXTURES / "customers.jsonl").read_bytes()))
+    out, _ = run_import(path, "--no-progress")
+    assert "(JSON Lines)" in out.splitlines()[0]
+    assert "created: 2, updated: 0, skipped: 0, failed: 0" in out
+    assert customer("l-2").phone == "+442079460123"
+
+
+def test_gzipped_shopify_csv(store_a, tmp_path):
+    path = tmp_path / "export.csv.gz"
+    path.write_bytes(gzip.compress((FIXTURES / "shopify_export.csv").read_bytes()))
+    out, _ = run_import(path, "--no-progress")
+    assert "created: 3," in out
+    assert customer("7012345678901").note == "Prefers email,\ncalls on Fridays"
+
+
+def test_format_override(store_a, tmp_path):
+    path = tmp_path / "customers.data"
+    shutil.copy(FIXTURES / "customers.jsonl", path)
+    out, _ = run_import(path, "--format", "jsonl", "--no-progress")
+    assert "created: 2," in out
+    out, _ = run_import(path, "--format", "csv", "--no-progress", "--on-conflict", "skip")
+    assert "created: 0, updated: 0, skipped: 0, failed: 1" in out  # as CSV: a header and one bad row
+
+
+def test_broken_rows_summary_and_errors_file(store_a, tmp_path):
+    customer_create(store=store_a, data={"id": "x-1", "email": "taken@example.com"})
+    errors_path = tmp_path / "errors.csv"
+    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
+    assert out.splitlines() == [
+        f"Read 8 rows from {FIXTURES / 'broken.csv'} (CSV with the API's field names).",
+        "created: 2, updated: 0, skipped: 0, failed: 6",
+        "Rejected rows (line: field: reason):",
+        "  line 3: email: 'email' is not a valid email address.",
+        "  line 4: phone: 'phone' is not a dialable number (national numbers are read as CA).",
+        "  line 5: email: Another customer of this store already has this email.",
+        "  line 6: email: Another customer of this store already has this email.",
+        "  line 7: -: The row has 2 columns; the header has 4.",
+        "  line 8: first_name: The row is not valid UTF-8 (column 'first_name'); save the file as UTF-8.",
+        f"The 6 rejected rows are in {errors_path}: fix them and import that file.",
+    ]
+    assert sorted(Customer.objects.filter(store=store_a).values_list("ref", flat=True)) == ["b-1", "b-8", "x-1"]
+    with open(errors_path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["error_line", "error_field", "error_code", "error_reason", "id", "email", "phone", "first_name"]
+    assert [r[:3] for r in rows[1:]] == [
+        ["3", "email", "InvalidField"],
+        ["4", "phone", "InvalidField"],
+        ["5", "email", "DuplicateField"],
+        ["6", "email", "DuplicateField"],
+        ["7", "", "InvalidRow"],
+        ["8", "first_name", "InvalidEncoding"],
+    ]
+    assert rows[1][4:] == ["b-2", "not-an-email", "", "Bad email"]
+    assert rows[5][4:] == ["b-6", "ok6@example.com"]  # as it was: two cells
+
+    # The shop fixes the rows in the errors file and imports it as it is.
+    fixed = [rows[0]]
+    fixed.append(rows[1][:4] + ["b-2", "fixed2@example.com", "", "Fixed"])
+    fixed.append(rows[2][:4] + ["b-3", "ok3@example.com", "+16135550103", "Fixed"])
+    fixed.append(rows[3][:4] + ["b-4", "ok4@example.com", "", "Fixed"])
+    fixed.append(rows[5][:4] + ["b-6", "ok6@example.com", "", ""])
+    fixed.append(rows[6][:4] + ["b-7", "ok7@example.com", "", "Café"])
+    fixed_path = tmp_path / "fixed.csv"
+    with open(fixed_path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(fixed)
+    out, _ = run_import(fixed_path, "--no-progress")
+    assert "created: 5, updated: 0, skipped: 0, failed: 0" in out
+    assert customer("b-7").first_name == "Café"
+    assert customer("b-3").phone == "+16135550103"
+
+
+def test_jsonl_errors_file_reimports(store_a, tmp_path):
+    source = tmp_path / "in.jsonl"
+    source.write_text('{"id": "e-1", "email": "bad"}\nnot json\n{"id": "e-2", "email": "fine@example.com"}\n')
+    errors_path = tmp_path / "errors.jsonl"
+    out, _ = run_import(source, "--no-progress", "--errors", str(errors_path))
+    assert "created: 1, updated: 0, skipped: 0, failed: 2" in out
+    entries = [json.loads(line) for line in errors_path.read_text().splitlines()]
+    assert [e["line"] for e in entries] == [1, 2]
+    assert entries[0]["errors"][0]["field"] == "email"
+    assert entries[0]["row"] == {"id": "e-1", "email": "bad"}
+    assert entries[1]["errors"][0]["code"] == "InvalidJsonInput" and entries[1]["row"] == "not json"
+    entries[0]["row"]["email"] = "good@example.com"
+    errors_path.write_text(json.dumps(entries[0]) + "\n")
+    out, _ = run_import(errors_path, "--no-progress")
+    assert "created: 1," in out
+    assert customer("e-1").email == "good@example.com"
+
+
+def test_dry_run_writes_nothing(store_a, tmp_path):
+    errors_path = tmp_path / "errors.csv"
+    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--dry-run", "--errors", str(errors_path))
+    assert "Would have created: 3, updated: 0, skipped: 0, failed: 5 (dry run: nothing written)" in out
+    assert not Customer.objects.exists() and not Address.objects.exists()
+    assert len(errors_path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()) == 6
+
+
+def test_conflict_modes(store_a, tmp_path):
+    customer_create(store=store_a, data={"id": "c-1", "email": "old@example.com", "note": "keep", "state": "enabled"})
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"id": "c-1", "email": "hal@example.com", "first_name": "Hal"}\n{"id": "c-9", "email": "new@example.com"}\n'
+    )
+    out, _ = run_import(path, "--no-progress")
+    assert "created: 1, updated: 0, skipped: 0, failed: 1" in out
+    out, _ = run_import(path, "--no-progress", "--on-conflict", "skip")
+    assert "created: 0, updated: 0, skipped: 2, failed: 0" in out
+    out, _ = run_import(path, "--no-progress", "--on-conflict", "update")
+    assert "created: 0, updated: 2, skipped: 0, failed: 0" in out
+    c1 = customer("c-1")
+    assert (c1.email, c1.first_name, c1.note, c1.state, c1.version) == ("hal@example.com", "Hal", "keep", "enabled", 2)
+    assert customer("c-9").version == 1  # sent again unchanged: applied as a PUT, nothing to change
+
+
+def test_interrupted_import_rerun_with_skip(store_a, tmp_path):
+    lines = [json.dumps({"id": f"r-{i}", "email": f"r{i}@example.com"}) for i in range(10)]
+    full = tmp_path / "all.jsonl"
+    full.write_text("\n".join(lines) + "\n")
+    partial = tmp_path / "first.jsonl"
+    partial.write_text("\n".join(lines[:4]) + "\n")  # what an interrupted run got through
+    run_import(partial, "--no-progress", "--batch-size", "2", "--jobs", "1")
+    out, _ = run_import(full, "--no-progress", "--on-conflict", "skip", "--batch-size", "3", "--jobs", "1")
+    assert "created: 6, updated: 0, skipped: 4, failed: 0" in out
+    assert Customer.objects.filter(store=store_a).count() == 10
+
+
+def test_progress_bar_on_stderr(store_a):
+    _, err = run_import(FIXTURES / "customers.json")
+    assert "2 rows" in err.replace("/2", "") or "2/" in err
+    assert "rows/s" in err
+
+
+def test_unknown_store_and_missing_file(store_a, tmp_path):
+    with pytest.raises(CommandError, match="no store named 'Nope'"):
+        call_command("import_customers", str(FIXTURES / "customers.json"), "--store", "Nope")
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_customers", str(tmp_path / "missing.csv"), "--store", "Store A")
+
+
+def test_truncated_json_array_stops_with_summary(store_a, tmp_path):
+    path = tmp_path / "cut.json"
+    path.write_text('[{"id": "t-1", "email": "t1@example.com"}, {"id": "t-2", "em')
+    out = StringIO()
+    with pytest.raises(CommandError, match="the JSON array cannot be read after item 1"):
+        call_command("import_customers", str(path), "--store", "Store A", "--no-progress", stdout=out)
+    assert "created: 1," in out.getvalue()
+    assert customer("t-1").email == "t1@example.com"
+
+
+def test_batches_validated_ahead_in_a_thread_keep_file_order(store_a, tmp_path):
+    lines = [json.dumps({"id": f"w-{i}", "email": f"w{i}@example.com", "phone": f"+1613555{i:04d}"}) for i in range(9)]
+    lines.insert(4, json.dumps({"id": "w-bad", "email": "nope"}))
+    lines.append(json.dumps({"id": "w-dup", "email": "W1@example.com"}))
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "3", "--jobs", "1")
+    assert "created: 9, updated: 0, skipped: 0, failed: 2" in out
+    assert "  line 5: email: 'email' is not a valid email address." in out
+    assert "  line 11: email: Another customer of this store already has this email." in out
+    assert customer("w-8").phone == "+16135550008"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_jobs_on_postgresql(store_a, tmp_path):
+    """Batches written by worker processes (committed data: the workers have their own connections)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run by CI's PostgreSQL pass)")
+    lines = [json.dumps({"id": f"p-{i}", "email": f"p{i}@example.com"}) for i in range(40)]
+    lines.append(json.dumps({"id": "p-dup", "email": "P3@example.com"}))  # a row of another batch
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "4", "--jobs", "2")
+    assert "created: 40, updated: 0, skipped: 0, failed: 1" in out
+    assert "  line 41: email: Another customer of this store already has this email." in out
+    assert Customer.objects.filter(store=store_a).count() == 40
