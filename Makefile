@@ -33,6 +33,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## make bench: every benchmark in bench/ (each prints its figures and ratios; see bench/*.py).
+bench: install
+	@for script in bench/*.py; do echo "=== $$script"; $(BIN)/python $$script || exit 1; done
+
 conformance:
 	$(PYTHON) ../shared/conformance/run.py
 
