@@ -153,6 +153,10 @@ OAUTH2_PROVIDER = {
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
 }
 
+# Seconds a checked access token is cached per process (tenants/token_cache.py). A token revoked
+# elsewhere stops working in every process within this bound; 0 checks the database every request.
+TOKEN_CACHE_SECONDS = float(os.environ.get("TOKEN_CACHE_SECONDS", "30"))
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "TWC Customers API",
     "DESCRIPTION": "Store-scoped customer API of TWC. See README.md and api-contract.md.",
