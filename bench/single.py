@@ -336,6 +336,9 @@ def main() -> None:
     parser.add_argument("--profile", choices=["get", "create", "update"])
     parser.add_argument("--only", nargs="*", choices=["get", "create", "update"], help="a subset of the scenarios")
     args = parser.parse_args()
+    if args.profile:
+        global DB_NAME
+        DB_NAME = f"{DB_NAME}_profile"  # a profile may run beside a benchmark
 
     for name, value in server_env().items():
         if name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG", "LOG_LEVEL"):

@@ -8,9 +8,10 @@ from customers.errors import not_found
 from customers.models import Customer
 
 
-def customer_queryset(*, store) -> QuerySet[Customer]:
+def customer_queryset(*, store, with_addresses: bool = True) -> QuerySet[Customer]:
     """The store's live customers, with what the representation needs in one extra query."""
-    return Customer.objects.for_store(store).prefetch_related("addresses")
+    customers = Customer.objects.for_store(store)
+    return customers.prefetch_related("addresses") if with_addresses else customers
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -20,24 +21,27 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def customer_find(*, store, ref: str) -> Customer | None:
-    """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref` (one query)."""
+def customer_find(*, store, ref: str, with_addresses: bool = True) -> Customer | None:
+    """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref`.
+
+    One query, and one more for the addresses unless `with_addresses=False`.
+    """
     if not isinstance(ref, str) or not ref or len(ref) > 255:
         return None
     condition = Q(ref=ref)
     twc_id = _as_uuid(ref)
     if twc_id is not None:
         condition |= Q(twc_customer_id=twc_id)
-    matches = list(customer_queryset(store=store).filter(condition)[:2])
+    matches = list(customer_queryset(store=store, with_addresses=with_addresses).filter(condition)[:2])
     for customer in matches:
         if customer.ref == ref:
             return customer
     return matches[0] if matches else None
 
 
-def customer_get(*, store, ref: str) -> Customer:
+def customer_get(*, store, ref: str, with_addresses: bool = True) -> Customer:
     """As customer_find, but a missing customer is `404 ResourceNotFound`."""
-    customer = customer_find(store=store, ref=ref)
+    customer = customer_find(store=store, ref=ref, with_addresses=with_addresses)
     if customer is None:
         raise not_found(ref if isinstance(ref, str) else "")
     return customer

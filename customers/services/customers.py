@@ -183,7 +183,7 @@ def replace_addresses(customer: Customer, addresses: list[dict], current: list[A
 
 def customer_soft_delete(*, store: Store, ref: str) -> Customer:
     """Mark the customer deleted: no longer found, and its id, email and phone are free again."""
-    customer = customer_get(store=store, ref=ref)
+    customer = customer_get(store=store, ref=ref, with_addresses=False)
     now = timezone.now()
     updated = Customer.objects.filter(pk=customer.pk, deleted_at__isnull=True).update(
         deleted_at=now, updated_at=now, version=F("version") + 1

@@ -98,7 +98,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
     """The customer named by customer_id, else the live customer with the same email, else phone."""
     customer_ref = data.get("customer_id")
     if customer_ref:
-        customer = customer_find(store=store, ref=customer_ref)
+        customer = customer_find(store=store, ref=customer_ref, with_addresses=False)
         if customer is None:
             raise ValidationFailed(
                 FieldError("InvalidField", "No customer has this 'customer_id'.", field="customer_id")
