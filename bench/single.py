@@ -281,16 +281,18 @@ def measure_token_check(token: str, *, rounds: int = 3000) -> dict:
     return figures
 
 
-def profile(kind: str, token: str, *, customers: int, count: int = 500) -> None:
-    """pyinstrument over `count` in-process requests of one kind (the full middleware and DRF stack)."""
+def request_maker(kind: str, *, token: str, store_id: int, customers: int):
+    """A function i -> response of one in-process request of `kind` (the full middleware stack)."""
     from django.test import Client
-    from pyinstrument import Profiler
 
     client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
 
     def one(i: int):
+        ref = f"c-{1 + i * 7919 % customers}"
+        if kind == "floor":
+            return client.get(f"/bench/floor/{store_id}/{ref}")
         if kind == "get":
-            return client.get(f"/api/customers/c-{1 + i * 7919 % customers}")
+            return client.get(f"/api/customers/{ref}")
         if kind == "create":
             body = {
                 "id": f"p-{i}",
@@ -301,9 +303,33 @@ def profile(kind: str, token: str, *, customers: int, count: int = 500) -> None:
                 "addresses": [{"address1": "1 Main St", "city": "Ottawa", "country_code": "CA"}],
             }
             return client.post("/api/customers", body, content_type="application/json")
-        body = {"id": f"c-{1 + i * 7919 % customers}", "note": f"profiled {i}"}
-        return client.put("/api/customers", body, content_type="application/json")
+        return client.put("/api/customers", {"id": ref, "note": f"in-process {i}"}, content_type="application/json")
 
+    return one
+
+
+def measure_in_process(store: dict, *, customers: int, rounds: int = 400) -> dict:
+    """CPU microseconds of this Python process per request, by kind: the server-side Python cost
+    without PostgreSQL's (another process) and, unlike wall time, barely moved by a busy machine."""
+    figures = {}
+    for offset, kind in enumerate(("floor", "get", "create", "update")):
+        one = request_maker(kind, token=store["token"], store_id=store["store_id"], customers=customers)
+        base = 200_000 + offset * 10_000
+        for i in range(30):
+            one(base + i)
+        started = time.process_time()
+        for i in range(rounds):
+            response = one(base + 100 + i)
+            assert response.status_code in (200, 201), response.content
+        figures[kind] = (time.process_time() - started) / rounds * 1e6
+    return figures
+
+
+def profile(kind: str, store: dict, *, customers: int, count: int = 500) -> None:
+    """pyinstrument over `count` in-process requests of one kind."""
+    from pyinstrument import Profiler
+
+    one = request_maker(kind, token=store["token"], store_id=store["store_id"], customers=customers)
     for i in range(50):  # warm up (connections, imports, caches)
         one(100000 + i)
     profiler = Profiler(interval=0.0005)
@@ -355,7 +381,7 @@ def main() -> None:
         store = seed(customers=args.customers)
         print(f"seeded {args.customers:,} customers in {time.monotonic() - started:.0f} s; {machine()}", flush=True)
         if args.profile:
-            profile(args.profile, store["token"], customers=args.customers)
+            profile(args.profile, store, customers=args.customers)
             return
         token_figures = measure_token_check(store["token"])
         bench(wrk, store, workers=args.workers, duration=args.duration, only=args.only, customers=args.customers)
@@ -363,6 +389,13 @@ def main() -> None:
             "token check in-process: "
             + ", ".join(f"{name} {micros:.0f} us" for name, micros in token_figures.items())
             + " per request"
+        )
+        cpu = measure_in_process(store, customers=args.customers)
+        print(
+            "Python CPU per request in-process: "
+            + ", ".join(f"{kind} {micros:.0f} us" for kind, micros in cpu.items())
+            + "; floor/ours: "
+            + ", ".join(f"{kind} {cpu['floor'] / cpu[kind]:.2f}" for kind in ("get", "create", "update"))
         )
     finally:
         drop_database()
