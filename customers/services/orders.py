@@ -20,14 +20,18 @@ from tenants.models import Store
 MAX_WISHLIST_ITEMS = 1000
 
 
-def refresh_order_figures(*, customer_ids) -> None:
-    """Recompute the figures of these customers from their counted orders, in one statement."""
-    counted = Order.objects.filter(customer_id=OuterRef("pk"), test=False, archived=False)
+def refresh_order_figures(*, store_id: int, customer_ids) -> None:
+    """Recompute the figures of these customers from their counted orders, in one statement.
+
+    Every table is filtered by the store too, so the statement stays on one shard when the data is
+    distributed by store (docs/scaling.md).
+    """
+    counted = Order.objects.filter(store_id=store_id, customer_id=OuterRef("pk"), test=False, archived=False)
     newest = counted.order_by("-created_at", "-id")
     count = counted.order_by().values("customer_id").annotate(n=Count("id")).values("n")
     total = counted.order_by().values("customer_id").annotate(s=Sum("total_price")).values("s")
     money = DecimalField(max_digits=14, decimal_places=2)
-    Customer.objects.filter(pk__in=list(customer_ids)).update(
+    Customer.objects.filter(store_id=store_id, pk__in=list(customer_ids)).update(
         orders_count=Coalesce(Subquery(count, output_field=IntegerField()), Value(0)),
         total_spent=Coalesce(Subquery(total, output_field=money), Value(Decimal("0")), output_field=money),
         last_order_id=Subquery(newest.values("id")[:1]),
@@ -58,12 +62,12 @@ def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
             if owner is not None:
                 groups[owner.pk].append(row_id)
         for customer_pk, ids in groups.items():
-            model.objects.filter(id__in=ids).update(customer_id=customer_pk)
+            model.objects.filter(store_id=store_id, id__in=ids).update(customer_id=customer_pk)
         if model is Order:
             touched.update(groups)
     if touched:
-        refresh_order_figures(customer_ids=touched)
-        figures = Customer.objects.filter(pk__in=touched).values(
+        refresh_order_figures(store_id=store_id, customer_ids=touched)
+        figures = Customer.objects.filter(store_id=store_id, pk__in=touched).values(
             "pk", "orders_count", "total_spent", "last_order_id", "last_order_name"
         )
         by_pk = {c.pk: c for c in customers}
@@ -176,7 +180,7 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
         with transaction.atomic():
             order.save(force_insert=True)
             if customer is not None:
-                refresh_order_figures(customer_ids=[customer.pk])
+                refresh_order_figures(store_id=store.pk, customer_ids=[customer.pk])
     except IntegrityError as exc:
         if duplicate_field_of(exc) == "name":
             raise duplicate_field("name", name) from None

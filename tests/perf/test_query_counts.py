@@ -3,7 +3,8 @@ holds (no addresses, one, fifty; orders; 250 tags): no N+1 on addresses, orders 
 
 Counts include the token lookup (the token cache is off here, as on a process's first request) and,
 for writes, the SAVEPOINT/RELEASE pair that `transaction.atomic` becomes inside a test's transaction
-(BEGIN/COMMIT in production, which Django does not log as queries).
+(BEGIN/COMMIT in production, which Django does not log as queries). An update of the customer's
+fields alone is one statement and runs without a transaction in production (the last tests).
 """
 
 import re
@@ -187,3 +188,26 @@ def test_cached_token_leaves_the_customer_queries_only(settings, api_a):
     response, sql = sql_of(lambda: api_a.get("/api/customers/c-1"))
     assert response.status_code == 200
     assert tables(sql) == ["SELECT customers_customer"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_of_a_field_outside_a_transaction_is_one_statement(api_a):
+    """As in production (autocommit): no BEGIN/COMMIT or savepoint around the single UPDATE."""
+    customer_holding(api_a, ref="c-1", addresses=2, orders=0, tags=2)
+    response, sql = sql_of(lambda: api_a.put("/api/customers", {"id": "c-1", "note": "n"}, format="json"))
+    assert response.status_code == 200
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",  # with its addresses, joined
+        "UPDATE customers_customer",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicate_on_a_single_statement_update_is_409_and_the_connection_stays_usable(api_a):
+    customer_holding(api_a, ref="c-1", addresses=0, orders=0, tags=0)
+    customer_holding(api_a, ref="c-2", addresses=0, orders=0, tags=0)
+    response = api_a.put("/api/customers", {"id": "c-2", "email": "C-1@shop.example"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "email"
+    assert api_a.get("/api/customers/c-2").json()["email"] == "c-2@shop.example"
