@@ -5,7 +5,7 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, DecimalField, IntegerField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -39,6 +39,38 @@ def refresh_order_figures(*, store_id: int, customer_ids) -> None:
     )
 
 
+def _unowned_sql(table: str) -> str:
+    return (
+        f'SELECT %s, "id", "email_key", "phone" FROM "{table}" '
+        f'WHERE "store_id" = %s AND "customer_id" IS NULL AND ("email_key" = %s OR "phone" = %s)'
+    )
+
+
+# One statement for both tables when one customer is created (POST /api/customers): a round trip
+# and two ORM compilations fewer on every create (bench/single.py --profile create).
+UNOWNED_OF_ONE_SQL = f"{_unowned_sql(Order._meta.db_table)} UNION ALL {_unowned_sql(Wishlist._meta.db_table)}"
+
+
+def unowned_rows(*, store_id: int, email_keys: list[str], phones: list[str]) -> dict:
+    """(id, email_key, phone) of the store's orders and of its wishlists that have no customer and
+    carry one of these email keys or phones, by model."""
+    found: dict = {Order: [], Wishlist: []}
+    if len(email_keys) <= 1 and len(phones) <= 1:
+        email_key, phone = (email_keys or [None])[0], (phones or [None])[0]
+        params = [0, store_id, email_key, phone, 1, store_id, email_key, phone]
+        with connection.cursor() as cursor:
+            cursor.execute(UNOWNED_OF_ONE_SQL, params)
+            for kind, row_id, row_email_key, row_phone in cursor.fetchall():
+                found[Order if kind == 0 else Wishlist].append((row_id, row_email_key, row_phone))
+        return found
+    # Many customers (the bulk upload): one query per table, however many keys.
+    condition = Q(email_key__in=email_keys) | Q(phone__in=phones)
+    for model in found:
+        rows = model.objects.filter(store_id=store_id, customer__isnull=True).filter(condition)
+        found[model] = list(rows.values_list("id", "email_key", "phone"))
+    return found
+
+
 def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
     """New customers take the store's unowned orders and wishlists that carry their email or phone.
 
@@ -51,12 +83,10 @@ def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
     by_phone = {c.phone: c for c in customers if c.phone}
     if not by_email and not by_phone:
         return
-    condition = Q(email_key__in=list(by_email)) | Q(phone__in=list(by_phone))
     touched: set[int] = set()
-    for model in (Order, Wishlist):
-        rows = model.objects.filter(store_id=store_id, customer__isnull=True).filter(condition)
+    for model, rows in unowned_rows(store_id=store_id, email_keys=list(by_email), phones=list(by_phone)).items():
         groups: dict[int, list[int]] = defaultdict(list)
-        for row_id, row_email_key, row_phone in rows.values_list("id", "email_key", "phone"):
+        for row_id, row_email_key, row_phone in rows:
             owner = by_email.get(row_email_key) if row_email_key else None
             owner = owner or by_phone.get(row_phone)
             if owner is not None:

@@ -13,6 +13,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from customers.models import Order, Wishlist
+
 HOLDINGS = {
     "nothing": {"addresses": 0, "orders": 0, "tags": 0},
     "one address": {"addresses": 1, "orders": 0, "tags": 1},
@@ -92,8 +94,7 @@ def test_create(api_a, count):
         "SAVEPOINT",
         "INSERT customers_customer",
         *(["INSERT customers_address"] if count else []),
-        "SELECT customers_order",
-        "SELECT customers_wishlist",
+        "SELECT customers_order",  # UNION ALL customers_wishlist: unowned ones to take over
         "RELEASE",
     ]
 
@@ -114,9 +115,8 @@ def test_create_taking_over_orders_and_wishlists(api_a, orders):
         "SAVEPOINT",
         "INSERT customers_customer",
         "INSERT customers_address",
-        "SELECT customers_order",
+        "SELECT customers_order",  # UNION ALL customers_wishlist
         "UPDATE customers_order",
-        "SELECT customers_wishlist",
         "UPDATE customers_wishlist",
         "UPDATE customers_customer",
         "SELECT customers_customer",
@@ -211,3 +211,21 @@ def test_duplicate_on_a_single_statement_update_is_409_and_the_connection_stays_
     assert response.status_code == 409
     assert response.json()["errors"][0]["field"] == "email"
     assert api_a.get("/api/customers/c-2").json()["email"] == "c-2@shop.example"
+
+
+def test_create_takes_over_by_phone_in_its_own_store_only(api_a, api_b):
+    """The single-customer path reads orders and wishlists in one UNION statement: by phone too,
+    and never another store's."""
+    for client in (api_a, api_b):
+        order = {"name": "#1", "phone": "+1 613 555 0100", "total_price": 12.5}
+        assert client.post("/api/orders", order, format="json").status_code == 201
+        wishlist = {"phone": "613-555-0100", "items": ["sku-1"]}
+        assert client.post("/api/wishlists", wishlist, format="json").status_code == 201
+    response, sql = sql_of(lambda: api_a.post("/api/customers", {"id": "c-1", "phone": "6135550100"}, format="json"))
+    assert response.status_code == 201
+    assert (response.json()["orders_count"], response.json()["total_spent"]) == (1, 12.5)
+    assert len(sql) == 9
+    assert Order.objects.get(store__name="Store A").customer.ref == "c-1"
+    assert Wishlist.objects.get(store__name="Store A").customer.ref == "c-1"
+    assert Order.objects.get(store__name="Store B").customer is None
+    assert Wishlist.objects.get(store__name="Store B").customer is None
