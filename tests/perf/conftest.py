@@ -97,16 +97,14 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait(timeout=5)
 
 
-@pytest.fixture
-def app_servers(transactional_db):
-    """Start `count` gunicorn servers (2 sync workers each) on the test database; returns clients.
-
-    Needs PostgreSQL: the servers are separate processes, so they see only committed data, which
-    is why the fixture implies a transactional test database.
-    """
+@pytest.fixture(scope="module")
+def app_server_pool(django_db_setup):
+    """Starts gunicorn servers (2 sync workers each) on the test database, once per test module;
+    stopped at the module's end, before the test database is dropped."""
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL (run by CI's PostgreSQL pass)")
-    started: list[subprocess.Popen] = []
+    started: dict[tuple, list[ServerClient]] = {}
+    processes: list[subprocess.Popen] = []
     logs = tempfile.TemporaryDirectory(prefix="twc-app-servers-")
     settings = connection.settings_dict
     database_url = (
@@ -115,8 +113,15 @@ def app_servers(transactional_db):
     )
 
     def start(count: int = 2, env: dict | None = None) -> list[ServerClient]:
+        key = (count, tuple(sorted((env or {}).items())))
+        if key in started:
+            return started[key]
+        for process in processes:  # other servers were asked for: start afresh
+            _stop(process)
+        processes.clear()
+        started.clear()
         clients = []
-        for port in SERVER_PORTS[len(started) : len(started) + count]:
+        for port in SERVER_PORTS[:count]:
             log = Path(logs.name) / f"server-{port}.log"
             server_env = {
                 **os.environ,
@@ -143,15 +148,24 @@ def app_servers(transactional_db):
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
                 )
-            started.append(process)
+            processes.append(process)
             _wait_for_port(port, process, log)
             clients.append(ServerClient(f"http://127.0.0.1:{port}"))
         if len(clients) < count:
             raise RuntimeError(f"only {len(SERVER_PORTS)} ports in TEST_SERVER_PORTS")
+        started[key] = clients
         return clients
 
     yield start
-    # Before the test database is flushed: the servers' connections would block it.
-    for process in started:
+    # Before the test database is dropped: the servers' connections would block it.
+    for process in processes:
         _stop(process)
     logs.cleanup()
+
+
+@pytest.fixture
+def app_servers(app_server_pool, transactional_db):
+    """`app_servers(count, env={...})`: clients of `count` app servers (separate gunicorn processes)
+    on the test database, which this test uses with committed transactions so the servers see its
+    data. Servers are shared by the tests of a module that ask for the same count and env."""
+    return app_server_pool
