@@ -83,8 +83,8 @@ DATABASES = {
 }
 DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "0"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
-    # psycopg's connection pool (Django 5.1+) instead of persistent connections: incompatible with
-    # CONN_MAX_AGE, and it hands out only connections in a clean state. See docs/scaling.md.
+    # psycopg's connection pool (Django 5.1+) instead of persistent connections, which Django
+    # refuses alongside a pool. See docs/scaling.md.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
