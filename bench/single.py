@@ -1,7 +1,7 @@
 """Single-customer requests through gunicorn on PostgreSQL, against a floor measured in the same run.
 
-    make bench                         # every bench/*.py; this one takes about two minutes
-    .venv/bin/python bench/single.py --duration 5 --workers 3
+    make bench                         # every bench/*.py; this one takes about three minutes
+    .venv/bin/python bench/single.py --duration 8 --rounds 2 --workers 3 --only get
     .venv/bin/python bench/single.py --profile get      # pyinstrument of 500 in-process requests
 
 It creates a fresh database (twc_bench_single), seeds a realistic store (100,000 customers with one to
@@ -359,10 +359,19 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "12")))
-    parser.add_argument("--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "4")))
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", default_workers())))
-    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument(
+        "--duration", type=int, default=int(os.environ.get("BENCH_DURATION", "12")), help="seconds per scenario"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=int(os.environ.get("BENCH_ROUNDS", "4")), help="slices per scenario"
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("BENCH_WORKERS", default_workers())),
+        help="gunicorn sync workers (default: cores + 1)",
+    )
+    parser.add_argument("--customers", type=int, default=100_000, help="customers of the benchmark's store")
     parser.add_argument("--profile", choices=["get", "create", "update"])
     parser.add_argument("--only", nargs="*", choices=["get", "create", "update"], help="a subset of the scenarios")
     args = parser.parse_args()
