@@ -33,9 +33,10 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-## make bench: every benchmark script in bench/ (not part of make test; they need PostgreSQL).
+## make bench: every benchmark in bench/ (not part of make test; each prints figures and ratios against
+## a baseline measured in the same run; they need PostgreSQL).
 bench: install
-	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+	@for script in bench/*.py; do echo "=== $$script"; $(BIN)/python $$script || exit 1; done
 
 conformance:
 	$(PYTHON) ../shared/conformance/run.py

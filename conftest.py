@@ -7,3 +7,13 @@ import pytest
 def _fast_password_hasher(settings):
     # Checking a PBKDF2-hashed client secret costs ~0.2 s of CPU per token request.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _empty_token_cache():
+    # Each test starts with no cached token, as a fresh server process would.
+    from tenants.token_cache import token_cache
+
+    token_cache.clear()
+    yield
+    token_cache.clear()

@@ -3,17 +3,75 @@
 import json
 import uuid
 
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Q, QuerySet
 
 from customers.errors import not_found
-from customers.models import Customer
+from customers.models import Address, Customer
 from customers.validation import CONTROL_OR_BREAK
 
+ADDRESS_FIELD_NAMES = [field.attname for field in Address._meta.concrete_fields]
+# Every address column but customer_id, which is the customer's seq.
+ADDRESS_COLUMNS = [name for name in ADDRESS_FIELD_NAMES if name != "customer_id"]
 
-def customer_queryset(*, store) -> QuerySet[Customer]:
+
+def _joined_select_sql(*, by_twc_customer_id: bool) -> str:
+    """SELECT of live customers of one store by reference (or twc_customer_id), LEFT JOINed with their
+    addresses: one row per address. Written once rather than built by the ORM on every request,
+    because building a query of 46 columns cost more CPU than anything else in a GET by reference
+    (bench/single.py --profile get); Customer.objects.raw() still applies every field's converters.
+    """
+    customer_table, address_table = Customer._meta.db_table, Address._meta.db_table
+    customer_columns = ", ".join(f'c."{field.column}"' for field in Customer._meta.concrete_fields)
+    address_columns = ", ".join(f'a."{name}" AS "address_{name}"' for name in ADDRESS_COLUMNS)
+    match = 'c."ref" = %s' + (' OR c."twc_customer_id" = %s' if by_twc_customer_id else "")
+    return (
+        f'SELECT {customer_columns}, {address_columns} FROM "{customer_table}" c '
+        f'LEFT OUTER JOIN "{address_table}" a ON a."customer_id" = c."seq" '
+        f'WHERE c."store_id" = %s AND c."deleted_at" IS NULL AND ({match})'
+    )
+
+
+JOINED_SELECT_SQL = {flag: _joined_select_sql(by_twc_customer_id=flag) for flag in (False, True)}
+
+
+def customer_queryset(*, store, with_addresses: bool = True) -> QuerySet[Customer]:
     """The store's live customers, with what the representation needs in one extra query."""
-    return Customer.objects.for_store(store).prefetch_related("addresses")
+    customers = Customer.objects.for_store(store)
+    return customers.prefetch_related("addresses") if with_addresses else customers
+
+
+def remember_addresses(customer: Customer, addresses: list[Address]) -> None:
+    """Make `customer.addresses.all()` answer from `addresses` without a query, as
+    prefetch_related("addresses") would have (it uses the same cache)."""
+    cached = Address.objects.filter(customer=customer)
+    cached._result_cache = addresses
+    cached._prefetch_done = True
+    customer._prefetched_objects_cache = {"addresses": cached}
+
+
+def customers_with_addresses(*, store, ref: str, twc_id: uuid.UUID | None) -> list[Customer]:
+    """The store's live customers whose reference is `ref` or whose twc_customer_id is `twc_id`
+    (at most two), with their addresses, in ONE query instead of two (a round trip to PostgreSQL is
+    the largest cost of a GET by reference after the ORM itself)."""
+    params: list = [store.pk, ref]
+    if twc_id is not None:
+        twc_field = Customer._meta.get_field("twc_customer_id")
+        params.append(twc_field.get_db_prep_value(twc_id, connections[Customer.objects.db]))
+    found: dict[int, tuple[Customer, list[Address]]] = {}
+    for row in Customer.objects.raw(JOINED_SELECT_SQL[twc_id is not None], params):
+        if row.seq not in found:
+            found[row.seq] = (row, [])
+        if row.address_id is not None:
+            values = [getattr(row, f"address_{name}") for name in ADDRESS_COLUMNS]
+            values.insert(1, row.seq)  # customer_id, in the model's column order
+            address = Address.from_db(Customer.objects.db, ADDRESS_FIELD_NAMES, values)
+            address.is_default = bool(address.is_default)  # SQLite answers 0/1 for a raw column
+            found[row.seq][1].append(address)
+    for customer, addresses in found.values():
+        addresses.sort(key=lambda address: address.id)  # Address.Meta.ordering
+        remember_addresses(customer, addresses)
+    return [customer for customer, _ in found.values()]
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:
@@ -23,8 +81,11 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def customer_find(*, store, ref: str) -> Customer | None:
-    """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref` (one query)."""
+def customer_find(*, store, ref: str, with_addresses: bool = True) -> Customer | None:
+    """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref`.
+
+    One query, with the addresses joined in unless `with_addresses=False`.
+    """
     # No stored reference has control characters, and PostgreSQL refuses a NUL in a query.
     if not isinstance(ref, str) or not ref or len(ref) > 255 or CONTROL_OR_BREAK.search(ref):
         return None
@@ -32,16 +93,20 @@ def customer_find(*, store, ref: str) -> Customer | None:
     twc_id = _as_uuid(ref)
     if twc_id is not None:
         condition |= Q(twc_customer_id=twc_id)
-    matches = list(customer_queryset(store=store).filter(condition)[:2])
+    if with_addresses:
+        matches = customers_with_addresses(store=store, ref=ref, twc_id=twc_id)
+    else:
+        # At most two customers match: one by reference, one by twc_customer_id.
+        matches = list(Customer.objects.for_store(store).filter(condition)[:2])
     for customer in matches:
         if customer.ref == ref:
             return customer
     return matches[0] if matches else None
 
 
-def customer_get(*, store, ref: str) -> Customer:
+def customer_get(*, store, ref: str, with_addresses: bool = True) -> Customer:
     """As customer_find, but a missing customer is `404 ResourceNotFound`."""
-    customer = customer_find(store=store, ref=ref)
+    customer = customer_find(store=store, ref=ref, with_addresses=with_addresses)
     if customer is None:
         raise not_found(ref if isinstance(ref, str) else "")
     return customer

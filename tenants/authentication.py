@@ -7,10 +7,18 @@ from oauth2_provider.models import AccessToken
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
 
+from tenants.token_cache import token_cache
+
 
 def token_checksum(raw_token: str) -> str:
     # DOT stores only this checksum when COMPLIANT_BCP_RFC9700_TOKEN_STORAGE is on.
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
+
+
+def store_of(token: AccessToken):
+    """The store a token acts for (loaded by the select_related above), or None."""
+    link = getattr(token.application, "store_link", None) if token.application else None
+    return link.store if link is not None else None
 
 
 class StoreTokenAuthentication(BaseAuthentication):
@@ -18,7 +26,8 @@ class StoreTokenAuthentication(BaseAuthentication):
 
     DOT sets request.user to None for client-credentials tokens, so DRF's IsAuthenticated would deny
     every valid token: the store, not a user, is who calls. Tokens in the query string are refused
-    (RFC 9700), so they never land in access logs.
+    (RFC 9700), so they never land in access logs. A token found valid is cached in the process for
+    TOKEN_CACHE_SECONDS (tenants.token_cache says how revocation is honoured).
     """
 
     www_authenticate_realm = "api"
@@ -35,18 +44,23 @@ class StoreTokenAuthentication(BaseAuthentication):
             raw_token = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed("The token is invalid.") from None
-        token = (
-            AccessToken.objects.select_related("application__store_link__store")
-            .filter(token_checksum=token_checksum(raw_token))
-            .first()
-        )
+        checksum = token_checksum(raw_token)
+        token = token_cache.get(checksum)
+        if token is None:
+            token = (
+                AccessToken.objects.select_related("application__store_link__store")
+                .filter(token_checksum=checksum)
+                .first()
+            )
+            if token is not None and store_of(token) is not None:
+                token_cache.put(checksum, token)
         if token is None or token.expires <= timezone.now():
             raise AuthenticationFailed("The token is unknown, expired or revoked.")
-        link = getattr(token.application, "store_link", None) if token.application else None
-        if link is None:
+        store = store_of(token)
+        if store is None:
             raise AuthenticationFailed("The token does not belong to a store.")
-        request.store = link.store
-        request._request.store = link.store
+        request.store = store
+        request._request.store = store
         return (None, token)
 
     def authenticate_header(self, request):

@@ -104,9 +104,21 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
+        # A health check is one more round trip (SELECT 1) on the first query of every request.
+        conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
+DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "0"))
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
+    # psycopg's connection pool (Django 5.1+) instead of persistent connections, which Django
+    # refuses alongside a pool. See docs/scaling.md.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "1")),
+        "max_size": DATABASE_POOL_MAX_SIZE,
+        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions + a busy timeout + WAL turn "database is locked" under concurrent
     # writers into waiting (see ../shared/pitfalls.md, as healthchecks does).
@@ -194,6 +206,10 @@ OAUTH2_PROVIDER = {
     "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
     "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
 }
+
+# Seconds a checked access token is cached per process (tenants/token_cache.py). A token revoked
+# elsewhere stops working in every process within this bound; 0 checks the database every request.
+TOKEN_CACHE_SECONDS = float(os.environ.get("TOKEN_CACHE_SECONDS", "30"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TWC Customers API",

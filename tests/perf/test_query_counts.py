@@ -1,0 +1,231 @@
+"""Each single-customer request uses a small, constant number of SQL queries, whatever the customer
+holds (no addresses, one, fifty; orders; 250 tags): no N+1 on addresses, orders or tags.
+
+Counts include the token lookup (the token cache is off here, as on a process's first request) and,
+for writes, the SAVEPOINT/RELEASE pair that `transaction.atomic` becomes inside a test's transaction
+(BEGIN/COMMIT in production, which Django does not log as queries). An update of the customer's
+fields alone is one statement and runs without a transaction in production (the last tests).
+"""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from customers.models import Order, Wishlist
+
+HOLDINGS = {
+    "nothing": {"addresses": 0, "orders": 0, "tags": 0},
+    "one address": {"addresses": 1, "orders": 0, "tags": 1},
+    "fifty addresses, orders, 250 tags": {"addresses": 50, "orders": 3, "tags": 250},
+}
+
+
+@pytest.fixture(autouse=True)
+def _token_checked_every_request(settings):
+    settings.TOKEN_CACHE_SECONDS = 0
+
+
+def addresses(count: int) -> list[dict]:
+    return [{"address1": f"{i} King St W", "city": "Toronto", "country_code": "CA"} for i in range(count)]
+
+
+def tags(count: int) -> str:
+    return ", ".join(f"tag-{i}" for i in range(count))
+
+
+def customer_holding(client, *, ref: str, addresses: int, orders: int, tags: int) -> dict:
+    body = {"id": ref, "email": f"{ref}@shop.example", "addresses": globals()["addresses"](addresses)}
+    if tags:
+        body["tags"] = globals()["tags"](tags)
+    response = client.post("/api/customers", body, format="json")
+    assert response.status_code == 201, response.content
+    for number in range(orders):
+        order = {"name": f"#{ref}-{number}", "customer_id": ref, "total_price": 10}
+        assert client.post("/api/orders", order, format="json").status_code == 201
+    return response.json()
+
+
+def sql_of(request):
+    with CaptureQueriesContext(connection) as queries:
+        response = request()
+    return response, [query["sql"] for query in queries.captured_queries]
+
+
+def tables(statements: list[str]) -> list[str]:
+    """Each query as its kind and main table, e.g. 'SELECT customers_customer' or 'SAVEPOINT'."""
+    names = []
+    for sql in statements:
+        kind = sql.split()[0].upper()
+        table = re.search(r'(?:FROM|INTO|UPDATE)\s+"(\w+)"', sql)
+        names.append(f"{kind} {table.group(1)}" if table else kind)
+    return names
+
+
+@pytest.mark.parametrize("holding", HOLDINGS)
+def test_get_by_reference(api_a, holding):
+    held = HOLDINGS[holding]
+    customer_holding(api_a, ref="c-1", **held)
+    response, sql = sql_of(lambda: api_a.get("/api/customers/c-1"))
+    assert response.status_code == 200
+    assert len(response.json()["addresses"]) == held["addresses"]
+    assert response.json()["orders_count"] == held["orders"]
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",  # with its addresses, joined
+    ]
+
+
+def test_get_of_a_missing_customer(api_a):
+    response, sql = sql_of(lambda: api_a.get("/api/customers/nobody"))
+    assert response.status_code == 404
+    assert tables(sql) == ["SELECT oauth2_provider_accesstoken", "SELECT customers_customer"]
+
+
+@pytest.mark.parametrize("count", [0, 1, 50])
+def test_create(api_a, count):
+    body = {"id": "c-1", "email": "ann@shop.example", "addresses": addresses(count), "tags": tags(250)}
+    response, sql = sql_of(lambda: api_a.post("/api/customers", body, format="json"))
+    assert response.status_code == 201
+    assert len(response.json()["addresses"]) == count
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SAVEPOINT",
+        "INSERT customers_customer",
+        *(["INSERT customers_address"] if count else []),
+        "SELECT customers_order",  # UNION ALL customers_wishlist: unowned ones to take over
+        "RELEASE",
+    ]
+
+
+@pytest.mark.parametrize("orders", [1, 5])
+def test_create_taking_over_orders_and_wishlists(api_a, orders):
+    for number in range(orders):
+        order = {"name": f"#{number}", "email": "ann@shop.example", "total_price": 10}
+        assert api_a.post("/api/orders", order, format="json").status_code == 201
+        wishlist = {"email": "ann@shop.example", "items": ["sku-1"]}
+        assert api_a.post("/api/wishlists", wishlist, format="json").status_code == 201
+    body = {"id": "c-1", "email": "ann@shop.example", "addresses": addresses(2)}
+    response, sql = sql_of(lambda: api_a.post("/api/customers", body, format="json"))
+    assert response.status_code == 201
+    assert response.json()["orders_count"] == orders
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SAVEPOINT",
+        "INSERT customers_customer",
+        "INSERT customers_address",
+        "SELECT customers_order",  # UNION ALL customers_wishlist
+        "UPDATE customers_order",
+        "UPDATE customers_wishlist",
+        "UPDATE customers_customer",
+        "SELECT customers_customer",
+        "RELEASE",
+    ]
+
+
+@pytest.mark.parametrize("holding", HOLDINGS)
+def test_update_of_a_field(api_a, holding):
+    customer_holding(api_a, ref="c-1", **HOLDINGS[holding])
+    body = {"id": "c-1", "note": "prefers phone"}
+    response, sql = sql_of(lambda: api_a.put("/api/customers", body, format="json"))
+    assert response.status_code == 200
+    assert response.json()["version"] == 2
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",  # with its addresses, joined
+        "SAVEPOINT",
+        "UPDATE customers_customer",
+        "RELEASE",
+    ]
+
+
+@pytest.mark.parametrize("holding", HOLDINGS)
+def test_update_replacing_the_addresses(api_a, holding):
+    customer_holding(api_a, ref="c-1", **HOLDINGS[holding])
+    body = {"id": "c-1", "addresses": addresses(50)[::-1]}
+    response, sql = sql_of(lambda: api_a.put("/api/customers", body, format="json"))
+    assert response.status_code == 200
+    assert len(response.json()["addresses"]) == 50
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",  # with its addresses, joined
+        "SAVEPOINT",
+        "UPDATE customers_customer",
+        "DELETE customers_address",
+        "INSERT customers_address",
+        "RELEASE",
+    ]
+
+
+def test_update_that_changes_nothing_writes_nothing(api_a):
+    customer_holding(api_a, ref="c-1", addresses=3, orders=0, tags=3)
+    body = {"id": "c-1", "tags": tags(3)}
+    response, sql = sql_of(lambda: api_a.put("/api/customers", body, format="json"))
+    assert response.json()["version"] == 1
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",  # with its addresses, joined
+    ]
+
+
+@pytest.mark.parametrize("holding", HOLDINGS)
+def test_delete(api_a, holding):
+    customer_holding(api_a, ref="c-1", **HOLDINGS[holding])
+    response, sql = sql_of(lambda: api_a.delete("/api/customers/c-1"))
+    assert response.status_code == 200
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",
+        "UPDATE customers_customer",
+    ]
+
+
+def test_cached_token_leaves_the_customer_queries_only(settings, api_a):
+    settings.TOKEN_CACHE_SECONDS = 30
+    customer_holding(api_a, ref="c-1", addresses=2, orders=0, tags=2)
+    api_a.get("/api/customers/c-1")
+    response, sql = sql_of(lambda: api_a.get("/api/customers/c-1"))
+    assert response.status_code == 200
+    assert tables(sql) == ["SELECT customers_customer"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_update_of_a_field_outside_a_transaction_is_one_statement(api_a):
+    """As in production (autocommit): no BEGIN/COMMIT or savepoint around the single UPDATE."""
+    customer_holding(api_a, ref="c-1", addresses=2, orders=0, tags=2)
+    response, sql = sql_of(lambda: api_a.put("/api/customers", {"id": "c-1", "note": "n"}, format="json"))
+    assert response.status_code == 200
+    assert tables(sql) == [
+        "SELECT oauth2_provider_accesstoken",
+        "SELECT customers_customer",  # with its addresses, joined
+        "UPDATE customers_customer",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_duplicate_on_a_single_statement_update_is_409_and_the_connection_stays_usable(api_a):
+    customer_holding(api_a, ref="c-1", addresses=0, orders=0, tags=0)
+    customer_holding(api_a, ref="c-2", addresses=0, orders=0, tags=0)
+    response = api_a.put("/api/customers", {"id": "c-2", "email": "C-1@shop.example"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["errors"][0]["field"] == "email"
+    assert api_a.get("/api/customers/c-2").json()["email"] == "c-2@shop.example"
+
+
+def test_create_takes_over_by_phone_in_its_own_store_only(api_a, api_b):
+    """The single-customer path reads orders and wishlists in one UNION statement: by phone too,
+    and never another store's."""
+    for client in (api_a, api_b):
+        order = {"name": "#1", "phone": "+1 613 555 0100", "total_price": 12.5}
+        assert client.post("/api/orders", order, format="json").status_code == 201
+        wishlist = {"phone": "613-555-0100", "items": ["sku-1"]}
+        assert client.post("/api/wishlists", wishlist, format="json").status_code == 201
+    response, sql = sql_of(lambda: api_a.post("/api/customers", {"id": "c-1", "phone": "6135550100"}, format="json"))
+    assert response.status_code == 201
+    assert (response.json()["orders_count"], response.json()["total_spent"]) == (1, 12.5)
+    assert len(sql) == 9
+    assert Order.objects.get(store__name="Store A").customer.ref == "c-1"
+    assert Wishlist.objects.get(store__name="Store A").customer.ref == "c-1"
+    assert Order.objects.get(store__name="Store B").customer is None
+    assert Wishlist.objects.get(store__name="Store B").customer is None

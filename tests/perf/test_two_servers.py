@@ -1,0 +1,116 @@
+"""Two app servers (separate gunicorn processes, two workers each) on one PostgreSQL database agree
+under concurrent load: uniqueness holds across them, and each sees the other's writes at once.
+The database is the only state they share for these; see docs/scaling.md."""
+
+import threading
+from collections import Counter
+
+import pytest
+
+from customers.models import Customer
+from tenants.services import store_create
+
+pytestmark = pytest.mark.postgres
+
+
+def run_concurrently(actions) -> list:
+    """Run the callables at the same moment, one thread each; their results in order."""
+    barrier = threading.Barrier(len(actions))
+    results = [None] * len(actions)
+
+    def worker(index):
+        barrier.wait()
+        results[index] = actions[index]()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(actions))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.fixture
+def two_servers(app_servers):
+    """Servers A and B, each with a token of store A it issued itself, and store B beside it."""
+    creds = store_create(name="Store A", tenant_name="Tenant A", country="CA", currency="CAD")
+    store_create(name="Store B", tenant_name="Tenant B")
+    server_a, server_b = app_servers(2)
+    return (
+        server_a.with_token(server_a.token_for(creds.client_id, creds.client_secret)),
+        server_b.with_token(server_b.token_for(creds.client_id, creds.client_secret)),
+    )
+
+
+def test_one_email_raced_across_both_servers(two_servers):
+    servers = two_servers
+    racers = 16
+
+    def create(index):
+        body = {"id": f"racer-{index}", "email": "Race@Example.com" if index % 2 else "race@example.COM"}
+        return servers[index % 2].post("/api/customers", body)
+
+    replies = run_concurrently([lambda i=i: create(i) for i in range(racers)])
+    assert Counter(reply.status for reply in replies) == Counter({201: 1, 409: racers - 1})
+    for reply in replies:
+        if reply.status == 409:
+            assert reply.body["errors"][0]["code"] == "DuplicateField"
+            assert reply.body["errors"][0]["field"] == "email"
+    assert Customer.objects.filter(email_key="race@example.com").count() == 1
+
+
+def test_one_reference_raced_across_both_servers(two_servers):
+    servers = two_servers
+
+    def create(index):
+        return servers[index % 2].post("/api/customers", {"id": "same-ref", "email": f"r{index}@example.com"})
+
+    replies = run_concurrently([lambda i=i: create(i) for i in range(8)])
+    assert Counter(reply.status for reply in replies) == Counter({201: 1, 409: 7})
+    assert {reply.body["errors"][0]["field"] for reply in replies if reply.status == 409} == {"id"}
+
+
+def test_each_server_reads_the_others_writes_at_once(two_servers):
+    server_a, server_b = two_servers
+    created = server_a.post("/api/customers", {"id": "c-1", "email": "ann@example.com"})
+    assert created.status == 201
+    read = server_b.get("/api/customers/c-1")
+    assert read.status == 200
+    assert read.body == created.body
+
+    updated = server_b.put("/api/customers", {"id": "c-1", "note": "from B", "version": 1})
+    assert updated.status == 200
+    assert server_a.get("/api/customers/c-1").body["note"] == "from B"
+    assert server_a.get("/api/customers/c-1").headers["ETag"] == '"2"'
+
+    assert server_a.delete("/api/customers/c-1").status == 200
+    assert server_b.get("/api/customers/c-1").status == 404
+    assert server_b.post("/api/customers", {"id": "c-1", "email": "ann@example.com"}).status == 201
+
+
+def test_conditional_updates_raced_across_both_servers(two_servers):
+    server_a, server_b = two_servers
+    assert server_a.post("/api/customers", {"id": "c-1", "email": "ann@example.com"}).status == 201
+
+    def update(server, index):
+        return server.put("/api/customers", {"id": "c-1", "note": f"writer {index}", "version": 1})
+
+    replies = run_concurrently([lambda i=i: update(two_servers[i % 2], i) for i in range(8)])
+    assert Counter(reply.status for reply in replies) == Counter({200: 1, 409: 7})
+    assert {reply.body["errors"][0]["code"] for reply in replies if reply.status == 409} == {"ConcurrentModification"}
+    assert server_b.get("/api/customers/c-1").body["version"] == 2
+
+
+def test_mixed_load_on_both_servers_loses_no_write(two_servers):
+    """Unconditional updates of one customer from both servers: every one is applied, in some order."""
+    server_a, server_b = two_servers
+    assert server_a.post("/api/customers", {"id": "c-1", "email": "ann@example.com"}).status == 201
+    writers = 10
+
+    def update(index):
+        return two_servers[index % 2].put("/api/customers", {"id": "c-1", "note": f"writer {index}"})
+
+    replies = run_concurrently([lambda i=i: update(i) for i in range(writers)])
+    assert [reply.status for reply in replies].count(200) + [reply.status for reply in replies].count(409) == writers
+    applied = sum(1 for reply in replies if reply.status == 200)
+    assert server_b.get("/api/customers/c-1").body["version"] == 1 + applied
