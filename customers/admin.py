@@ -23,6 +23,7 @@ from customers.admin_forms import AddressForm, AddressFormSet, CustomerAdminForm
 from customers.errors import ApiError
 from customers.models import Address, Customer, Order, Wishlist
 from customers.services.customers import customer_soft_delete
+from customers.services.erasure import customer_erase
 from customers.services.lifecycle import customer_disable, customer_enable, customer_invite, customer_restore
 from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.validation import normalize_phone
@@ -49,6 +50,12 @@ ACCOUNT_ACTIONS = {
     "disable": (customer_disable, "Disable account", "Disabled", "Disabled the account."),
     "invite": (_invite, "Send account invite", "Sent an invite to", "Sent an account invite."),
     "restore": (customer_restore, "Restore customer", "Restored", "Restored the deleted customer."),
+    "erase": (
+        customer_erase,
+        "Erase personal data",
+        "Erased the personal data of",
+        "Erased the personal data; the row is kept as a tombstone.",
+    ),
 }
 
 
@@ -130,7 +137,14 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER  # facet counts are a COUNT per filter choice per page view
     paginator = EstimatedCountPaginator
-    actions = ["enable_accounts", "disable_accounts", "send_account_invites", "restore_customers", "delete_customers"]
+    actions = [
+        "enable_accounts",
+        "disable_accounts",
+        "send_account_invites",
+        "restore_customers",
+        "delete_customers",
+        "erase_customers",
+    ]
 
     readonly_fields = (
         "twc_customer_id",
@@ -346,8 +360,10 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
 
     @staticmethod
     def _available_actions(customer) -> list[str]:
+        if customer.erased_at is not None:
+            return []
         if customer.deleted_at is not None:
-            return ["restore"]
+            return ["restore", "erase"]
         names = []
         if customer.state != "enabled":
             names += ["enable", "invite"]
@@ -445,6 +461,10 @@ class CustomerAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
     @admin.action(description="Restore (deleted customers)", permissions=["change"])
     def restore_customers(self, request, queryset):
         self._run_on_selected(request, queryset, "restore")
+
+    @admin.action(description="Erase personal data (deleted customers)", permissions=["change"])
+    def erase_customers(self, request, queryset):
+        self._run_on_selected(request, queryset, "erase")
 
     @admin.action(description="Delete customers (kept, restorable)", permissions=["change"])
     def delete_customers(self, request, queryset):

@@ -112,6 +112,29 @@ def test_restore_button_on_a_deleted_customer(admin_a, shop):
     assert fresh(gone).deleted_at is None
 
 
+def test_erase_action_wipes_deleted_customers_only(admin_a, shop):
+    gone, live = shop["a"]["gone"], shop["a"]["first"]
+    messages = run_action(admin_a, "erase_customers", [gone, live], query="?deleted=all")
+    assert messages[0] == "Erased the personal data of 1 customer."
+    assert messages[1].startswith("1 not changed: ") and messages[1].endswith("(a-1)")
+    erased = fresh(gone)
+    assert erased.erased_at is not None and erased.email is None and erased.ref == "a-gone"
+    assert fresh(live).email == "a1@example.com"
+    entry = LogEntry.objects.get(object_id=str(gone.pk))
+    assert entry.object_repr == "Customer a-gone"
+    assert "tombstone" in entry.get_change_message()
+
+
+def test_erase_button_on_a_deleted_customer(admin_a, shop):
+    gone = shop["a"]["gone"]
+    html = admin_a.get(f"{CHANGELIST}{gone.pk}/change/").content.decode()
+    assert "Erase personal data" in html
+    admin_a.post(f"{CHANGELIST}{gone.pk}/account/erase/")
+    assert fresh(gone).erased_at is not None
+    html = admin_a.get(f"{CHANGELIST}{gone.pk}/change/").content.decode()
+    assert "Erase personal data" not in html and "Restore customer" not in html
+
+
 def test_an_unknown_button_is_404(admin_a, shop):
     assert admin_a.post(f"{CHANGELIST}{shop['a']['first'].pk}/account/explode/").status_code == 404
 

@@ -113,7 +113,15 @@ def test_autocomplete_offers_only_the_staffs_customers(admin_a, admin_super, sho
 
 
 @pytest.mark.parametrize(
-    "action", ["enable_accounts", "disable_accounts", "send_account_invites", "restore_customers", "delete_customers"]
+    "action",
+    [
+        "enable_accounts",
+        "disable_accounts",
+        "send_account_invites",
+        "restore_customers",
+        "delete_customers",
+        "erase_customers",
+    ],
 )
 def test_actions_naming_another_stores_ids_change_nothing(admin_a, shop, action):
     foreign = [shop["b"]["first"], shop["b"]["second"], shop["b"]["gone"]]
@@ -128,7 +136,7 @@ def test_actions_naming_another_stores_ids_change_nothing(admin_a, shop, action)
     assert not LogEntry.objects.filter(object_id__in=[str(c.pk) for c in foreign]).exists()
 
 
-@pytest.mark.parametrize("action", ["enable", "disable", "invite", "restore"])
+@pytest.mark.parametrize("action", ["enable", "disable", "invite", "restore", "erase"])
 def test_account_buttons_on_another_stores_customer_are_404(admin_a, shop, action):
     for target in (shop["b"]["first"], shop["b"]["gone"]):
         before = snapshot(target)
