@@ -5,7 +5,7 @@ import uuid
 from django.db.models import Q, QuerySet
 
 from customers.errors import not_found
-from customers.models import Customer
+from customers.models import Customer, Order
 
 
 def customer_queryset(*, store) -> QuerySet[Customer]:
@@ -41,3 +41,14 @@ def customer_get(*, store, ref: str) -> Customer:
     if customer is None:
         raise not_found(ref if isinstance(ref, str) else "")
     return customer
+
+
+def customer_list_queryset(*, store, with_addresses: bool = True) -> QuerySet[Customer]:
+    """The store's live customers for a listing; addresses prefetched only when shown."""
+    queryset = Customer.objects.for_store(store)
+    return queryset.prefetch_related("addresses") if with_addresses else queryset
+
+
+def customer_orders(*, store, customer: Customer) -> QuerySet[Order]:
+    """The customer's orders (test and archived ones included: they are the store's records)."""
+    return Order.objects.filter(store=store, customer=customer)

@@ -8,5 +8,7 @@ urlpatterns = [
     re_path(r"^upload-customers/?$", api.UploadCustomersView.as_view(), name="upload-customers"),
     re_path(r"^orders/?$", api.OrderCreateView.as_view(), name="orders"),
     re_path(r"^wishlists/?$", api.WishlistCreateView.as_view(), name="wishlists"),
+    re_path(r"^customers/count/?$", api.CustomerCountView.as_view(), name="customers-count"),
+    path("customers/<path:ref>/orders", api.CustomerOrdersView.as_view(), name="customer-orders"),
     path("customers/<path:ref>", api.CustomerDetailView.as_view(), name="customer-detail"),
 ]
