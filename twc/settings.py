@@ -1,6 +1,7 @@
 """Settings for TWC Customers: one module, every knob from the environment (see .env.example)."""
 
 import os
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -40,11 +41,15 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tenants",
     "customers",
+    "twc.api",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
+    "twc.api.ratelimit.RateLimitMiddleware",
+    "twc.api.idempotency.IdempotencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -111,6 +116,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves /static/ (the admin's and the API docs' assets) with DEBUG off too, under
+# runserver and gunicorn alike; finders make `collectstatic` optional.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# Without `collectstatic` STATIC_ROOT does not exist; the finders serve the files then.
+warnings.filterwarnings("ignore", message="No directory at: ")
 
 # --- Email (account invites) ----------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -139,6 +150,23 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
 }
+
+# --- Shared state, rate limits, idempotency (README "Rate limits" and "Safe retries") ------------
+# Redis when REDIS_URL is set (atomic across processes); the database otherwise.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "twc:")
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+# Per OAuth application: a steady rate and a burst (token bucket); Store fields override both.
+RATE_LIMIT_PER_SECOND = float(os.environ.get("RATE_LIMIT_PER_SECOND", "100"))
+RATE_LIMIT_BURST = int(os.environ.get("RATE_LIMIT_BURST", "1000"))
+# POST /o/token/: per client IP and per client_id (checking a secret is expensive).
+TOKEN_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_RATE_LIMIT_PER_SECOND", "10"))
+TOKEN_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_RATE_LIMIT_BURST", "100"))
+TOKEN_CLIENT_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_PER_SECOND", "2"))
+TOKEN_CLIENT_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_BURST", "30"))
+IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
+# How long a request that never finished (its process died) holds its key before a retry may run.
+IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "300"))
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
