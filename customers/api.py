@@ -3,7 +3,7 @@
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from customers import services
+from customers import schema, services
 from customers.errors import FieldError, ValidationFailed, invalid_field
 from customers.filters import FILTER_PARAMS, LIST_PARAMS, check_query_params, filter_customers
 from customers.representation import (
@@ -59,6 +59,7 @@ class CustomerCollectionView(APIView):
     """GET /api/customers (list), POST /api/customers (create) and PUT /api/customers (update the
     customer the body names)."""
 
+    @schema.list_customers
     def get(self, request):
         params = request.query_params
         check_query_params(params, FILTER_PARAMS | LIST_PARAMS)
@@ -74,10 +75,12 @@ class CustomerCollectionView(APIView):
         page = paginate(queryset, ordering=ordering, limit=limit, cursor=params.get(CURSOR_PARAM))
         return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
 
+    @schema.create_customer
     def post(self, request):
         customer, addresses = services.customer_create(store=request.store, data=request.data)
         return customer_response(customer, addresses, status=201)
 
+    @schema.update_customer_by_body
     def put(self, request):
         customer, addresses = services.customer_update(
             store=request.store, data=request.data, if_match=request.headers.get("If-Match")
@@ -88,6 +91,7 @@ class CustomerCollectionView(APIView):
 class CustomerCountView(APIView):
     """GET /api/customers/count: how many customers the same filters as the list select."""
 
+    @schema.count_customers
     def get(self, request):
         check_query_params(request.query_params, FILTER_PARAMS)
         queryset = filter_customers(
@@ -102,17 +106,25 @@ class CustomerDetailView(APIView):
     """GET /api/customers/{customerRef}, PUT and PATCH /api/customers/{id} (the path names the
     customer; both are partial, like PUT /api/customers), DELETE /api/customers/{id}."""
 
+    @schema.get_customer
     def get(self, request, ref):
         return customer_response(customer_get(store=request.store, ref=ref))
 
-    def put(self, request, ref):
+    def update(self, request, ref):
         customer, addresses = services.customer_update(
             store=request.store, data=request.data, ref=ref, if_match=request.headers.get("If-Match")
         )
         return customer_response(customer, addresses)
 
-    patch = put
+    @schema.put_customer
+    def put(self, request, ref):
+        return self.update(request, ref)
 
+    @schema.patch_customer
+    def patch(self, request, ref):
+        return self.update(request, ref)
+
+    @schema.delete_customer
     def delete(self, request, ref):
         customer = services.customer_soft_delete(store=request.store, ref=ref)
         return Response(deleted_customer_to_dict(customer))
@@ -121,6 +133,7 @@ class CustomerDetailView(APIView):
 class CustomerOrdersView(APIView):
     """GET /api/customers/{id}/orders: the customer's orders, newest first, paged like the list."""
 
+    @schema.list_customer_orders
     def get(self, request, ref):
         params = request.query_params
         check_query_params(params, {"ordering", "limit", CURSOR_PARAM})
@@ -139,6 +152,7 @@ class CustomerOrdersView(APIView):
 class UploadCustomersView(APIView):
     """POST /api/upload-customers: many customers, one result per item."""
 
+    @schema.upload_customers
     def post(self, request):
         data = request.data
         if isinstance(data, dict) and set(data) == {"customers"}:
@@ -152,12 +166,14 @@ class UploadCustomersView(APIView):
 
 
 class OrderCreateView(APIView):
+    @schema.create_order
     def post(self, request):
         order, customer = services.order_create(store=request.store, data=request.data)
         return Response(order_to_dict(order, customer.ref if customer else None), status=201)
 
 
 class WishlistCreateView(APIView):
+    @schema.create_wishlist
     def post(self, request):
         wishlist, customer = services.wishlist_create(store=request.store, data=request.data)
         return Response(wishlist_to_dict(wishlist, customer.ref if customer else None), status=201)

@@ -183,13 +183,21 @@ OAUTH2_PROVIDER = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TWC Customers API",
-    "DESCRIPTION": "Store-scoped customer API of TWC. See README.md and api-contract.md.",
+    "DESCRIPTION": (
+        "Store-scoped customer API of TWC. Every error has the shape of the `Error` component. Every response "
+        "carries the application's rate-limit budget; every POST accepts an `Idempotency-Key`. See README.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "twc.api.schema.add_api_conventions",
+    ],
+    "SERVE_AUTHENTICATION": [],
 }
 
 LOGGING = {

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
 from twc.api.views import UnknownApiPathView
@@ -15,6 +16,8 @@ oauth_urlpatterns = [
 urlpatterns = [
     path("o/", include((oauth_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("api/", include("customers.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     re_path(r"^api(/.*)?$", UnknownApiPathView.as_view()),
     path("admin/", admin.site.urls),
 ]
