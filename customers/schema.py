@@ -6,11 +6,11 @@ checks real responses against the generated schema, so a drift between the two f
 """
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 
 from customers.models import CustomerState, MarketingOptInLevel
-from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, TAX_EXEMPTION_CODES
+from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, READ_ONLY_FIELDS, TAX_EXEMPTION_CODES
 from twc.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from twc.api.schema import error_responses
 
@@ -249,8 +249,13 @@ def _customer_input_fields() -> dict:
             help_text="On an update: applied only when it is the customer's current version (else 409).", **optional
         ),
         "twc_customer_id": serializers.CharField(
-            help_text="Read-only: ignored, or names the customer of PUT /api/customers.", **optional
+            help_text="Read-only: ignored, except that it names the customer of PUT /api/customers without `id`.",
+            **optional,
         ),
+        **{
+            name: serializers.JSONField(help_text="Read-only: accepted and ignored.", **optional)
+            for name in sorted(READ_ONLY_FIELDS - {"twc_customer_id"})
+        },
     }
 
 
@@ -301,6 +306,7 @@ REF_PARAMETER = OpenApiParameter(
     OpenApiTypes.STR,
     OpenApiParameter.PATH,
     description="The customer's `id` in the caller's store, or else its `twc_customer_id`.",
+    examples=[OpenApiExample("A store's reference", value="c-1")],
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",

@@ -22,7 +22,8 @@ def _as_uuid(value: str) -> uuid.UUID | None:
 
 def customer_find(*, store, ref: str) -> Customer | None:
     """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref` (one query)."""
-    if not isinstance(ref, str) or not ref or len(ref) > 255:
+    # No stored id holds a NUL, and PostgreSQL refuses one in a query (a 500 found by the fuzzer).
+    if not isinstance(ref, str) or not ref or len(ref) > 255 or "\x00" in ref:
         return None
     condition = Q(ref=ref)
     twc_id = _as_uuid(ref)

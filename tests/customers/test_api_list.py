@@ -350,3 +350,15 @@ def test_customer_orders_newest_first_and_paged(api_a, api_b, store_a, people):
 def test_list_needs_read_scope(scoped_client, people):
     assert scoped_client("customers:write").get("/api/customers").status_code == 403
     assert scoped_client("customers:read").get("/api/customers/count").json() == {"count": 5}
+
+
+@pytest.mark.parametrize(
+    "value", ["0291-10-02T18:45:40+16:47", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59-05:00"]
+)
+def test_extreme_timestamps_are_400_or_normalised_never_500(api_a, people, value):
+    response = api_a.get("/api/customers", {"updated_at_max": value})
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert response.json()["errors"][0]["field"] == "updated_at_max"
+    created = api_a.post("/api/customers", {"email": "t@x.com", "accepts_marketing_updated_at": value}, format="json")
+    assert created.status_code in (201, 400), created.content

@@ -109,6 +109,10 @@ def add_api_conventions(result, generator, request, public):
         (path.rstrip("/") if path.startswith("/api/") else path): operations
         for path, operations in result.get("paths", {}).items()
     }
+    # Request bodies refuse unknown fields (they catch typos): say so, so clients and fuzzers know.
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
     for path, operations in result["paths"].items():
         if not path.startswith("/api/"):
             continue
