@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/", include("customers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    # (?s): a path with an encoded line break (%0A) is under /api/ too, not Django's HTML 404.
-    re_path(r"(?s)^api(/.*)?$", UnknownApiPathView.as_view()),
+    # [\s\S]: a path with an encoded line break (%0A) is under /api/ too, not Django's HTML 404.
+    re_path(r"^api(/[\s\S]*)?$", UnknownApiPathView.as_view()),
     path("admin/", admin.site.urls),
 ]

@@ -362,3 +362,14 @@ def test_extreme_timestamps_are_400_or_normalised_never_500(api_a, people, value
         assert response.json()["errors"][0]["field"] == "updated_at_max"
     created = api_a.post("/api/customers", {"email": "t@x.com", "accepts_marketing_updated_at": value}, format="json")
     assert created.status_code in (201, 400), created.content
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/customers/x%0Ay", "/api/customers/a%00b", "/api/customers/a%00b/orders", "/api/nothing%0A"]
+)
+def test_odd_paths_are_404_in_the_contract_shape(api_a, path):
+    response = api_a.get(path)
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["errors"][0]["code"] == "ResourceNotFound"
+    assert api_a.patch(path, {"note": "x"}, format="json").status_code == 404
