@@ -372,4 +372,4 @@ def test_odd_paths_are_404_in_the_contract_shape(api_a, path):
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
     assert response.json()["errors"][0]["code"] == "ResourceNotFound"
-    assert api_a.patch(path, {"note": "x"}, format="json").status_code == 404
+    assert api_a.patch(path, {"note": "x"}, format="json").status_code == (405 if path.endswith("/orders") else 404)
