@@ -19,6 +19,9 @@ def redis_reachable() -> bool:
 @pytest.fixture(params=["database", "redis"])
 def shared_state(request, settings):
     """Run the test with the database's state, then with Redis's (a key prefix of its own)."""
+    # These tests are about the limits: on with the defaults, whatever the environment says.
+    settings.RATE_LIMIT_ENABLED = True
+    settings.RATE_LIMIT_PER_SECOND, settings.RATE_LIMIT_BURST = 100.0, 1000
     if request.param == "redis":
         if not redis_reachable():
             pytest.skip(f"Redis is not reachable at {TEST_REDIS_URL}")
