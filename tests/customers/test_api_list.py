@@ -373,3 +373,45 @@ def test_odd_paths_are_404_in_the_contract_shape(api_a, path):
     assert response["Content-Type"] == "application/json"
     assert response.json()["errors"][0]["code"] == "ResourceNotFound"
     assert api_a.patch(path, {"note": "x"}, format="json").status_code == (405 if path.endswith("/orders") else 404)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paging_while_another_thread_inserts(store_a, store_b, api_a):
+    """A real concurrent writer (PostgreSQL: a second connection commits while pages are read)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL (run by CI's PostgreSQL pass)")
+    import threading
+
+    from customers.services import customer_create
+
+    bulk_customers(store_a, 2000)
+    stop, inserted = threading.Event(), []
+
+    def writer():
+        try:
+            while not stop.is_set() and len(inserted) < 2000:
+                customer, _ = customer_create(
+                    store=store_a, data={"id": f"w-{len(inserted)}", "email": f"w{len(inserted)}@x.com"}
+                )
+                inserted.append(customer.ref)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        seen, cursor = [], None
+        while True:
+            params = {"limit": 100, "fields": "id", **({"page_info": cursor} if cursor else {})}
+            body = api_a.get("/api/customers", params).json()
+            seen.extend(c["id"] for c in body["customers"])
+            cursor = body["next"]
+            if cursor is None:
+                break
+    finally:
+        stop.set()
+        thread.join()
+    assert inserted, "the writer never ran"
+    assert len(seen) == len(set(seen))
+    assert seen[:2000] == [f"p-{i:05d}" for i in range(2000)]
+    assert set(seen[2000:]) <= set(inserted)
