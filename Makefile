@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 HOST   ?= 127.0.0.1:8000
 
-.PHONY: install run test lint format bench conformance clean
+.PHONY: install run test lint format bench conformance clean schema
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,7 @@ conformance:
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .pytest_cache .ruff_cache
+
+## make schema: regenerate the committed OpenAPI copy (a test fails when it drifts from the code).
+schema: install
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml

@@ -3,17 +3,25 @@
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from customers import services
-from customers.errors import FieldError, ValidationFailed
+from customers import schema, services
+from customers.errors import FieldError, ValidationFailed, invalid_field
+from customers.filters import FILTER_PARAMS, LIST_PARAMS, check_query_params, filter_customers
 from customers.representation import (
+    ADDRESS_DEPENDENT_FIELDS,
+    CUSTOMER_FIELDS,
     customer_to_dict,
+    customer_to_partial_dict,
     deleted_customer_to_dict,
     order_to_dict,
     wishlist_to_dict,
 )
-from customers.selectors import customer_get
+from customers.selectors import customer_get, customer_queryset, customer_orders
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
+from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, parse_limit
+
+CUSTOMER_ORDERINGS = orderings(["created_at", "updated_at"], tiebreak="seq")
+ORDER_ORDERINGS = orderings(["created_at"], tiebreak="id")
 
 
 def customer_response(customer, addresses=None, status=200) -> Response:
@@ -21,13 +29,59 @@ def customer_response(customer, addresses=None, status=200) -> Response:
     return Response(body, status=status, headers={"ETag": f'"{customer.version}"'})
 
 
-class CustomerCollectionView(APIView):
-    """POST /api/customers (create) and PUT /api/customers (update the customer the body names)."""
+def parse_fields(raw: str | None) -> list[str] | None:
+    if raw is None:
+        return None
+    fields = list(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
+    unknown = [name for name in fields if name not in CUSTOMER_FIELDS]
+    if not fields or unknown:
+        shown = ", ".join(unknown)[:200]
+        raise ValidationFailed(invalid_field("fields", f"'fields' names unknown or no fields: {shown or raw[:50]}."))
+    return fields
 
+
+def parse_ordering(raw: str | None, allowed: dict, default: str):
+    ordering = allowed.get(raw or default)
+    if ordering is None:
+        raise ValidationFailed(invalid_field("ordering", f"'ordering' must be one of: {', '.join(allowed)}."))
+    return ordering
+
+
+def page_response(request, key: str, page, items: list) -> Response:
+    """A list is the one response with a wrapper: the items under `key` and the cursors beside them."""
+    response = Response({key: items, "next": page.next_cursor, "previous": page.previous_cursor})
+    link = link_header(request, page)
+    if link:
+        response["Link"] = link
+    return response
+
+
+class CustomerCollectionView(APIView):
+    """GET /api/customers (list), POST /api/customers (create) and PUT /api/customers (update the
+    customer the body names)."""
+
+    @schema.list_customers
+    def get(self, request):
+        params = request.query_params
+        check_query_params(params, FILTER_PARAMS | LIST_PARAMS)
+        fields = parse_fields(params.get("fields"))
+        ordering = parse_ordering(params.get("ordering"), CUSTOMER_ORDERINGS, "created_at")
+        limit = parse_limit(params.get("limit"))
+        with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
+        queryset = filter_customers(
+            customer_queryset(store=request.store, with_addresses=with_addresses),
+            query_params=params,
+            request=request,
+        )
+        page = paginate(queryset, ordering=ordering, limit=limit, cursor=params.get(CURSOR_PARAM))
+        return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
+
+    @schema.create_customer
     def post(self, request):
         customer, addresses = services.customer_create(store=request.store, data=request.data)
         return customer_response(customer, addresses, status=201)
 
+    @schema.update_customer_by_body
     def put(self, request):
         customer, addresses = services.customer_update(
             store=request.store, data=request.data, if_match=request.headers.get("If-Match")
@@ -35,20 +89,71 @@ class CustomerCollectionView(APIView):
         return customer_response(customer, addresses)
 
 
-class CustomerDetailView(APIView):
-    """GET /api/customers/{customerRef} and DELETE /api/customers/{id}."""
+class CustomerCountView(APIView):
+    """GET /api/customers/count: how many customers the same filters as the list select."""
 
+    @schema.count_customers
+    def get(self, request):
+        check_query_params(request.query_params, FILTER_PARAMS)
+        queryset = filter_customers(
+            customer_queryset(store=request.store, with_addresses=False),
+            query_params=request.query_params,
+            request=request,
+        )
+        return Response({"count": queryset.count()})
+
+
+class CustomerDetailView(APIView):
+    """GET /api/customers/{customerRef}, PUT and PATCH /api/customers/{id} (the path names the
+    customer; both are partial, like PUT /api/customers), DELETE /api/customers/{id}."""
+
+    @schema.get_customer
     def get(self, request, ref):
         return customer_response(customer_get(store=request.store, ref=ref))
 
+    def update(self, request, ref):
+        customer, addresses = services.customer_update(
+            store=request.store, data=request.data, ref=ref, if_match=request.headers.get("If-Match")
+        )
+        return customer_response(customer, addresses)
+
+    @schema.put_customer
+    def put(self, request, ref):
+        return self.update(request, ref)
+
+    @schema.patch_customer
+    def patch(self, request, ref):
+        return self.update(request, ref)
+
+    @schema.delete_customer
     def delete(self, request, ref):
         customer = services.customer_soft_delete(store=request.store, ref=ref)
         return Response(deleted_customer_to_dict(customer))
 
 
+class CustomerOrdersView(APIView):
+    """GET /api/customers/{id}/orders: the customer's orders, newest first, paged like the list."""
+
+    @schema.list_customer_orders
+    def get(self, request, ref):
+        params = request.query_params
+        check_query_params(params, {"ordering", "limit", CURSOR_PARAM})
+        ordering = parse_ordering(params.get("ordering"), ORDER_ORDERINGS, "-created_at")
+        limit = parse_limit(params.get("limit"))
+        customer = customer_get(store=request.store, ref=ref)
+        page = paginate(
+            customer_orders(store=request.store, customer=customer),
+            ordering=ordering,
+            limit=limit,
+            cursor=params.get(CURSOR_PARAM),
+        )
+        return page_response(request, "orders", page, [order_to_dict(order, customer.ref) for order in page.items])
+
+
 class UploadCustomersView(APIView):
     """POST /api/upload-customers[?on_conflict=error|skip|update]: many customers, one result per item."""
 
+    @schema.upload_customers
     def post(self, request):
         data = request.data
         if isinstance(data, dict) and set(data) == {"customers"}:
@@ -63,12 +168,14 @@ class UploadCustomersView(APIView):
 
 
 class OrderCreateView(APIView):
+    @schema.create_order
     def post(self, request):
         order, customer = services.order_create(store=request.store, data=request.data)
         return Response(order_to_dict(order, customer.ref if customer else None), status=201)
 
 
 class WishlistCreateView(APIView):
+    @schema.create_wishlist
     def post(self, request):
         wishlist, customer = services.wishlist_create(store=request.store, data=request.data)
         return Response(wishlist_to_dict(wishlist, customer.ref if customer else None), status=201)

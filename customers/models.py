@@ -93,7 +93,12 @@ class Customer(models.Model):
                 fields=["store", "phone"], condition=LIVE, name="customers_customer_phone_per_store_uniq"
             ),
         ]
-        indexes = [models.Index(fields=["store", "updated_at"], name="customers_customer_store_upd")]
+        indexes = [
+            models.Index(fields=["store", "updated_at"], name="customers_customer_store_upd"),
+            # Keyset pagination of GET /api/customers: (ordering field, seq) per store, live rows.
+            models.Index(fields=["store", "created_at", "seq"], condition=LIVE, name="customers_customer_list_crt"),
+            models.Index(fields=["store", "updated_at", "seq"], condition=LIVE, name="customers_customer_list_upd"),
+        ]
 
     def __str__(self) -> str:
         # No email or phone here: the admin's history keeps str(obj) after an erasure.

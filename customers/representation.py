@@ -116,3 +116,22 @@ def wishlist_to_dict(wishlist: Wishlist, customer_ref: str | None) -> dict:
         "created_at": _iso(wishlist.created_at),
         "customer_id": customer_ref,
     }
+
+
+# Every key of customer_to_dict, in order: what `fields=` may name.
+CUSTOMER_FIELDS = (
+    "id twc_customer_id admin_graphql_api_id email phone first_name last_name note state verified_email "
+    "accepts_marketing accepts_marketing_updated_at marketing_opt_in_level multipass_identifier currency "
+    "tax_exempt tax_exemptions tags addresses default_address orders_count total_spent last_order_id "
+    "last_order_name version created_at updated_at"
+).split()
+ADDRESS_DEPENDENT_FIELDS = frozenset({"addresses", "default_address"})
+
+
+def customer_to_partial_dict(customer: Customer, fields: list[str] | None) -> dict:
+    """The representation restricted to `fields` (all when None); addresses read only when shown."""
+    if fields is None:
+        return customer_to_dict(customer)
+    addresses = None if ADDRESS_DEPENDENT_FIELDS.intersection(fields) else []
+    full = customer_to_dict(customer, addresses)
+    return {field: full[field] for field in fields}

@@ -7,7 +7,7 @@ from django.db import connection, connections
 from django.db.models import Q, QuerySet
 
 from customers.errors import not_found
-from customers.models import Address, Customer
+from customers.models import Address, Customer, Order
 from customers.validation import CONTROL_OR_BREAK
 
 ADDRESS_FIELD_NAMES = [field.attname for field in Address._meta.concrete_fields]
@@ -130,3 +130,8 @@ def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], pho
         params = [json.dumps(refs), json.dumps(email_keys), json.dumps(phones)]
     sql = f"SELECT * FROM {table} WHERE store_id = %s AND deleted_at IS NULL AND {keys}"  # noqa: S608
     return list(Customer.objects.raw(sql, [store.pk, *params]))
+
+
+def customer_orders(*, store, customer: Customer) -> QuerySet[Order]:
+    """The customer's orders (test and archived ones included: they are the store's records)."""
+    return Order.objects.filter(store=store, customer=customer)

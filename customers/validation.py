@@ -247,7 +247,11 @@ class FieldChecker:
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.UTC)  # the contract: no offset means UTC
-        return parsed.astimezone(dt.UTC)
+        try:
+            return parsed.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first representable instant
+            self.fail(field, f"'{field}' is out of range.")
+            return None
 
 
 def clean_customer(data: Any, *, store: Store, partial: bool = False) -> dict:

@@ -33,6 +33,11 @@ class StoreTokenAuthentication(BaseAuthentication):
     www_authenticate_realm = "api"
 
     def authenticate(self, request):
+        # The rate-limit middleware may already have resolved this request's token.
+        resolved = getattr(request._request, "store_token", None)
+        if resolved is not None:
+            request.store = request._request.store = resolved.application.store_link.store
+            return (None, resolved)
         if "access_token" in request.query_params:
             raise AuthenticationFailed("Send the token in the Authorization header, not the query string.")
         header = get_authorization_header(request).split()
@@ -65,3 +70,18 @@ class StoreTokenAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request):
         return f'Bearer realm="{self.www_authenticate_realm}"'
+
+
+def resolve_store_token(django_request):
+    """The valid store token of a plain Django request, or None; remembered on the request so the
+    API view's authentication does not look it up again."""
+    from rest_framework.request import Request
+
+    try:
+        result = StoreTokenAuthentication().authenticate(Request(django_request))
+    except AuthenticationFailed:
+        return None
+    if result is None:
+        return None
+    django_request.store_token = result[1]
+    return result[1]

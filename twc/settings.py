@@ -3,6 +3,7 @@
 import hashlib
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -63,13 +64,17 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tenants",
     "customers",
+    "twc.api",
 ]
 
 MIDDLEWARE = [
     "twc.logs.RequestLogMiddleware",
     "twc.api.middleware.NoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
+    "twc.api.ratelimit.RateLimitMiddleware",
+    "twc.api.idempotency.IdempotencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,6 +159,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# WhiteNoise serves /static/ (the admin's and the API docs' assets) with DEBUG off too, under
+# runserver and gunicorn alike; finders make `collectstatic` optional.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+# Without `collectstatic` STATIC_ROOT does not exist; the finders serve the files then.
+warnings.filterwarnings("ignore", message="No directory at: ")
 
 # --- Email (account invites) ----------------------------------------------------------------
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -182,6 +193,23 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "UNAUTHENTICATED_USER": None,
 }
+
+# --- Shared state, rate limits, idempotency (README "Rate limits" and "Safe retries") ------------
+# Redis when REDIS_URL is set (atomic across processes); the database otherwise.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "twc:")
+RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
+# Per OAuth application: a steady rate and a burst (token bucket); Store fields override both.
+RATE_LIMIT_PER_SECOND = float(os.environ.get("RATE_LIMIT_PER_SECOND", "100"))
+RATE_LIMIT_BURST = int(os.environ.get("RATE_LIMIT_BURST", "1000"))
+# POST /o/token/: per client IP and per client_id (checking a secret is expensive).
+TOKEN_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_RATE_LIMIT_PER_SECOND", "10"))
+TOKEN_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_RATE_LIMIT_BURST", "100"))
+TOKEN_CLIENT_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_PER_SECOND", "2"))
+TOKEN_CLIENT_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_BURST", "30"))
+IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
+# How long a request that never finished (its process died) holds its key before a retry may run.
+IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "300"))
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
@@ -213,13 +241,21 @@ TOKEN_CACHE_SECONDS = float(os.environ.get("TOKEN_CACHE_SECONDS", "30"))
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "TWC Customers API",
-    "DESCRIPTION": "Store-scoped customer API of TWC. See README.md and api-contract.md.",
+    "DESCRIPTION": (
+        "Store-scoped customer API of TWC. Every error has the shape of the `Error` component. Every response "
+        "carries the application's rate-limit budget; every POST accepts an `Idempotency-Key`. See README.md."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "twc.api.schema.add_api_conventions",
+    ],
+    "SERVE_AUTHENTICATION": [],
 }
 
 # JSON lines on stderr, one per request (twc.logs.RequestLogMiddleware) and per event; the

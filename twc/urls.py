@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
 from twc import health
@@ -20,7 +21,10 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("o/", include((oauth_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("api/", include("customers.urls")),
-    re_path(r"^api(/.*)?$", UnknownApiPathView.as_view()),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # [\s\S]: a path with an encoded line break (%0A) is under /api/ too, not Django's HTML 404.
+    re_path(r"^api(/[\s\S]*)?$", UnknownApiPathView.as_view()),
     path("admin/", admin.site.urls),
     path("account/", include("customers.account_urls")),
 ]

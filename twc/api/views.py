@@ -1,11 +1,13 @@
 """Views every part of the API shares."""
 
+from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from customers.errors import ApiError, FieldError
 
 
+@extend_schema(exclude=True)
 class UnknownApiPathView(APIView):
     """Any path under /api/ that no route claims: 404 in the contract's shape, never an HTML page."""
 

@@ -1,0 +1,460 @@
+"""OpenAPI documentation of the customer endpoints (drf-spectacular).
+
+The views answer with the plain dicts of customers.representation; the serializers here only
+describe those dicts (and the request bodies customers.validation accepts), field for field. A test
+checks real responses against the generated schema, so a drift between the two fails.
+"""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers
+
+from customers.models import CustomerState, MarketingOptInLevel
+from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, READ_ONLY_FIELDS, TAX_EXEMPTION_CODES
+from twc.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from twc.api.schema import error_responses
+
+OPT_IN_LEVELS = MarketingOptInLevel.values
+TIMESTAMP_HELP = "ISO 8601 with an offset; a timestamp sent without one is read as UTC."
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+class TagsInputField(serializers.Field):
+    """A comma-separated string or an array of strings."""
+
+
+@extend_schema_field(OpenApiTypes.NUMBER)
+class MoneyField(serializers.Field):
+    """A JSON number with two decimals."""
+
+
+# --- Responses ----------------------------------------------------------------------------------
+class AddressSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    customer_id = serializers.CharField(allow_null=True, help_text="The customer's `id`.")
+    first_name = serializers.CharField(allow_blank=True)
+    last_name = serializers.CharField(allow_blank=True)
+    company = serializers.CharField(allow_blank=True)
+    address1 = serializers.CharField(allow_blank=True)
+    address2 = serializers.CharField(allow_blank=True)
+    city = serializers.CharField(allow_blank=True)
+    province = serializers.CharField(allow_blank=True)
+    province_code = serializers.CharField(allow_blank=True)
+    country = serializers.CharField(allow_blank=True)
+    country_code = serializers.CharField(allow_blank=True)
+    zip = serializers.CharField(allow_blank=True)
+    phone = serializers.CharField(allow_blank=True)
+    name = serializers.CharField(allow_blank=True)
+    default = serializers.BooleanField()
+
+    class Meta:
+        ref_name = "Address"
+
+
+def _customer_fields(required: bool) -> dict:
+    """The fields of customer_to_dict, in its order."""
+    r = {"required": required}
+    return {
+        "id": serializers.CharField(help_text="The store's own reference for the customer.", **r),
+        "twc_customer_id": serializers.UUIDField(**r),
+        "admin_graphql_api_id": serializers.CharField(help_text="gid://twc/Customer/<twc_customer_id>", **r),
+        "email": serializers.CharField(allow_null=True, **r),
+        "phone": serializers.CharField(allow_null=True, help_text="E.164, e.g. +16135550100.", **r),
+        "first_name": serializers.CharField(allow_blank=True, **r),
+        "last_name": serializers.CharField(allow_blank=True, **r),
+        "note": serializers.CharField(allow_blank=True, **r),
+        "state": serializers.ChoiceField(choices=CustomerState.values, **r),
+        "verified_email": serializers.BooleanField(**r),
+        "accepts_marketing": serializers.BooleanField(**r),
+        "accepts_marketing_updated_at": serializers.DateTimeField(allow_null=True, **r),
+        "marketing_opt_in_level": serializers.ChoiceField(choices=OPT_IN_LEVELS, allow_null=True, **r),
+        "multipass_identifier": serializers.CharField(allow_null=True, **r),
+        "currency": serializers.CharField(help_text="ISO 4217.", **r),
+        "tax_exempt": serializers.BooleanField(**r),
+        "tax_exemptions": serializers.ListField(
+            child=serializers.ChoiceField(choices=sorted(TAX_EXEMPTION_CODES)), **r
+        ),
+        "tags": serializers.CharField(allow_blank=True, help_text='Tags joined by ", ".', **r),
+        "addresses": AddressSerializer(many=True, **r),
+        "default_address": AddressSerializer(allow_null=True, **r),
+        "orders_count": serializers.IntegerField(**r),
+        "total_spent": MoneyField(**r),
+        "last_order_id": serializers.CharField(allow_null=True, **r),
+        "last_order_name": serializers.CharField(allow_null=True, **r),
+        "version": serializers.IntegerField(help_text="1 at creation, one more at each change; also the ETag.", **r),
+        "created_at": serializers.DateTimeField(**r),
+        "updated_at": serializers.DateTimeField(**r),
+    }
+
+
+CustomerSerializer = type(
+    "CustomerSerializer",
+    (serializers.Serializer,),
+    {**_customer_fields(True), "Meta": type("Meta", (), {"ref_name": "Customer"}), "__doc__": "A customer."},
+)
+PartialCustomerSerializer = type(
+    "PartialCustomerSerializer",
+    (serializers.Serializer,),
+    {
+        **_customer_fields(False),
+        "Meta": type("Meta", (), {"ref_name": "CustomerFields"}),
+        "__doc__": "A customer in a list: every field, or only those named by `fields=`.",
+    },
+)
+
+
+class DeletedCustomerSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    twc_customer_id = serializers.UUIDField()
+    deleted = serializers.BooleanField()
+    deleted_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "DeletedCustomer"
+
+
+class UploadResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["created", "failed"])
+    id = serializers.CharField(required=False, help_text="When created.")
+    twc_customer_id = serializers.UUIDField(required=False, help_text="When created.")
+    errors = serializers.ListField(child=serializers.DictField(), required=False, help_text="When failed.")
+
+    class Meta:
+        ref_name = "UploadResult"
+
+
+class UploadReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    results = UploadResultSerializer(many=True)
+
+    class Meta:
+        ref_name = "UploadReport"
+
+
+class OrderSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    total_price = MoneyField()
+    currency = serializers.CharField()
+    test = serializers.BooleanField()
+    archived = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    customer_id = serializers.CharField(allow_null=True)
+
+    class Meta:
+        ref_name = "Order"
+
+
+class WishlistSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField(allow_blank=True)
+    email = serializers.CharField(allow_null=True)
+    phone = serializers.CharField(allow_null=True)
+    items = serializers.ListField(child=serializers.CharField())
+    created_at = serializers.DateTimeField()
+    customer_id = serializers.CharField(allow_null=True)
+
+    class Meta:
+        ref_name = "Wishlist"
+
+
+CURSOR_HELP = "Opaque cursor of the next (previous) page, or null; also in the `Link` header."
+
+
+class CustomerPageSerializer(serializers.Serializer):
+    customers = PartialCustomerSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text=CURSOR_HELP)
+    previous = serializers.CharField(allow_null=True, help_text=CURSOR_HELP)
+
+    class Meta:
+        ref_name = "CustomerPage"
+
+
+class OrderPageSerializer(serializers.Serializer):
+    orders = OrderSerializer(many=True)
+    next = serializers.CharField(allow_null=True, help_text=CURSOR_HELP)
+    previous = serializers.CharField(allow_null=True, help_text=CURSOR_HELP)
+
+    class Meta:
+        ref_name = "OrderPage"
+
+
+class CountSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "Count"
+
+
+# --- Requests -----------------------------------------------------------------------------------
+AddressInputSerializer = type(
+    "AddressInputSerializer",
+    (serializers.Serializer,),
+    {
+        "id": serializers.IntegerField(required=False, help_text="Keeps this address's id on an update."),
+        "default": serializers.BooleanField(required=False),
+        "customer_id": serializers.CharField(required=False, allow_null=True, help_text="Ignored."),
+        **{
+            name: serializers.CharField(required=False, allow_blank=True, max_length=length)
+            for name, length in ADDRESS_TEXT_FIELDS.items()
+        },
+        "Meta": type("Meta", (), {"ref_name": "AddressInput"}),
+    },
+)
+
+
+def _customer_input_fields() -> dict:
+    optional = {"required": False}
+    return {
+        "id": serializers.CharField(
+            allow_null=True,
+            max_length=255,
+            help_text="The store's reference; the new twc_customer_id if omitted.",
+            **optional,
+        ),
+        "email": serializers.EmailField(allow_null=True, allow_blank=True, max_length=254, **optional),
+        "phone": serializers.CharField(
+            allow_null=True,
+            allow_blank=True,
+            help_text="Any dialable format; national numbers in the store's country.",
+            **optional,
+        ),
+        "first_name": serializers.CharField(allow_null=True, allow_blank=True, max_length=255, **optional),
+        "last_name": serializers.CharField(allow_null=True, allow_blank=True, max_length=255, **optional),
+        "note": serializers.CharField(allow_null=True, allow_blank=True, max_length=MAX_NOTE_LENGTH, **optional),
+        "state": serializers.ChoiceField(
+            choices=CustomerState.values,
+            help_text="On create or upload only; later the current state only.",
+            **optional,
+        ),
+        "verified_email": serializers.BooleanField(**optional),
+        "accepts_marketing": serializers.BooleanField(**optional),
+        "accepts_marketing_updated_at": serializers.DateTimeField(
+            allow_null=True, help_text=TIMESTAMP_HELP, **optional
+        ),
+        "marketing_opt_in_level": serializers.ChoiceField(choices=OPT_IN_LEVELS, allow_null=True, **optional),
+        "multipass_identifier": serializers.CharField(allow_null=True, allow_blank=True, max_length=255, **optional),
+        "currency": serializers.CharField(allow_null=True, help_text="ISO 4217; the store's by default.", **optional),
+        "tax_exempt": serializers.BooleanField(**optional),
+        "tax_exemptions": serializers.ListField(
+            child=serializers.ChoiceField(choices=sorted(TAX_EXEMPTION_CODES)), allow_null=True, **optional
+        ),
+        "tags": TagsInputField(help_text="A comma-separated string or an array of strings.", **optional),
+        "addresses": AddressInputSerializer(many=True, allow_null=True, **optional),
+        "version": serializers.IntegerField(
+            help_text="On an update: applied only when it is the customer's current version (else 409).", **optional
+        ),
+        "twc_customer_id": serializers.CharField(
+            help_text="Read-only: ignored, except that it names the customer of PUT /api/customers without `id`.",
+            **optional,
+        ),
+        **{
+            name: serializers.JSONField(help_text="Read-only: accepted and ignored.", **optional)
+            for name in sorted(READ_ONLY_FIELDS - {"twc_customer_id"})
+        },
+    }
+
+
+CustomerInputSerializer = type(
+    "CustomerInputSerializer",
+    (serializers.Serializer,),
+    {
+        **_customer_input_fields(),
+        "Meta": type("Meta", (), {"ref_name": "CustomerInput"}),
+        "__doc__": (
+            "A customer as clients send it. Read-only fields of the representation (created_at, orders_count, ...) "
+            "are accepted and ignored, so a client may send back what it read; any other unknown field is 400."
+        ),
+    },
+)
+
+
+class OrderInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=255, help_text="Like #1001; unique in the store.")
+    email = serializers.CharField(required=False, allow_null=True)
+    phone = serializers.CharField(required=False, allow_null=True)
+    total_price = MoneyField(required=False)
+    currency = serializers.CharField(required=False, help_text="ISO 4217.")
+    test = serializers.BooleanField(required=False)
+    archived = serializers.BooleanField(required=False)
+    created_at = serializers.DateTimeField(required=False, help_text=TIMESTAMP_HELP)
+    customer_id = serializers.CharField(required=False, allow_null=True, help_text="The customer's `id`.")
+
+    class Meta:
+        ref_name = "OrderInput"
+
+
+class WishlistInputSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=255)
+    email = serializers.CharField(required=False, allow_null=True)
+    phone = serializers.CharField(required=False, allow_null=True)
+    items = serializers.ListField(child=serializers.CharField(max_length=255), required=False, max_length=1000)
+    created_at = serializers.DateTimeField(required=False, help_text=TIMESTAMP_HELP)
+    customer_id = serializers.CharField(required=False, allow_null=True, help_text="The customer's `id`.")
+
+    class Meta:
+        ref_name = "WishlistInput"
+
+
+# --- Parameters ---------------------------------------------------------------------------------
+REF_PARAMETER = OpenApiParameter(
+    "ref",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The customer's `id` in the caller's store, or else its `twc_customer_id`.",
+    examples=[OpenApiExample("A store's reference", value="c-1")],
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description='The version the update applies to, e.g. "3" (like the body\'s `version`).',
+)
+LIMIT = OpenApiParameter(
+    "limit", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+)
+PAGE_INFO = OpenApiParameter(
+    "page_info", OpenApiTypes.STR, description="A cursor from `next`/`previous` or the `Link` header."
+)
+CUSTOMER_FILTERS = [
+    OpenApiParameter("ids", OpenApiTypes.STR, description="Comma-separated customer ids (at most 250)."),
+    OpenApiParameter("email", OpenApiTypes.STR, description="Exact email, compared case-insensitively."),
+    OpenApiParameter("phone", OpenApiTypes.STR, description="Any format; normalised as on write (store's country)."),
+    OpenApiParameter("state", OpenApiTypes.STR, enum=CustomerState.values),
+    OpenApiParameter("tag", OpenApiTypes.STR, description="Customers having this tag (case-insensitive, exact)."),
+    OpenApiParameter("accepts_marketing", OpenApiTypes.BOOL),
+    OpenApiParameter("created_at_min", OpenApiTypes.DATETIME, description="Created at or after. " + TIMESTAMP_HELP),
+    OpenApiParameter("created_at_max", OpenApiTypes.DATETIME, description="Created at or before."),
+    OpenApiParameter("updated_at_min", OpenApiTypes.DATETIME, description="Updated at or after."),
+    OpenApiParameter("updated_at_max", OpenApiTypes.DATETIME, description="Updated at or before."),
+    OpenApiParameter(
+        "since_id", OpenApiTypes.STR, description="Only customers created after the customer with this id (or 400)."
+    ),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Words, each found in a name, the email, the phone or the id."),
+]
+CUSTOMER_LIST_PARAMETERS = [
+    *CUSTOMER_FILTERS,
+    OpenApiParameter(
+        "fields", OpenApiTypes.STR, description="Comma-separated fields to return, e.g. `id,email,updated_at`."
+    ),
+    OpenApiParameter(
+        "ordering",
+        OpenApiTypes.STR,
+        enum=["created_at", "-created_at", "updated_at", "-updated_at"],
+        description="Default `created_at` (oldest first).",
+    ),
+    LIMIT,
+    PAGE_INFO,
+]
+ORDER_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "ordering", OpenApiTypes.STR, enum=["-created_at", "created_at"], description="Default `-created_at`."
+    ),
+    LIMIT,
+    PAGE_INFO,
+]
+
+
+def customer_response(description: str) -> OpenApiResponse:
+    return OpenApiResponse(CustomerSerializer, description=description + " The `ETag` header is its version.")
+
+
+LINK_HELP = 'With more pages: `Link: <url>; rel="next", <url>; rel="previous"` (Shopify\'s style).'
+UPDATE_HELP = (
+    "Fields the body leaves out keep their values (PUT is partial here, like PATCH). With `version` in the body "
+    "or `If-Match`, the update applies only to that version (else 409 ConcurrentModification). The state "
+    "changes only through the account actions: sending another state is 409 InvalidOperation."
+)
+
+# One decorator per operation, applied in customers.api.
+list_customers = extend_schema(
+    operation_id="customers_list",
+    summary="List and filter customers",
+    description="The caller's store's customers, a page at a time (keyset cursor, no total count: see "
+    "`/api/customers/count`). A list is the one response with a wrapper. " + LINK_HELP,
+    parameters=CUSTOMER_LIST_PARAMETERS,
+    responses={200: CustomerPageSerializer, **error_responses(400)},
+)
+count_customers = extend_schema(
+    operation_id="customers_count",
+    summary="Count customers",
+    description="How many customers the same filters as the list select.",
+    parameters=CUSTOMER_FILTERS,
+    responses={200: CountSerializer, **error_responses(400)},
+)
+create_customer = extend_schema(
+    operation_id="customers_create",
+    summary="Create a customer",
+    request=CustomerInputSerializer,
+    responses={201: customer_response("The new customer."), **error_responses(400, 409)},
+)
+update_customer_by_body = extend_schema(
+    operation_id="customers_update",
+    summary="Update the customer the body names",
+    description="The body's `id` (or else `twc_customer_id`) names the customer. " + UPDATE_HELP,
+    request=CustomerInputSerializer,
+    parameters=[IF_MATCH],
+    responses={200: customer_response("The updated customer."), **error_responses(400, 404, 409)},
+)
+get_customer = extend_schema(
+    operation_id="customers_get",
+    summary="Read a customer",
+    parameters=[REF_PARAMETER],
+    responses={200: customer_response("The customer."), **error_responses(404)},
+)
+
+
+def _update_by_path(operation_id: str, summary: str):
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description="The path names the customer; an `id` in the body renames it. " + UPDATE_HELP,
+        request=CustomerInputSerializer,
+        parameters=[REF_PARAMETER, IF_MATCH],
+        responses={200: customer_response("The updated customer."), **error_responses(400, 404, 409)},
+    )
+
+
+put_customer = _update_by_path("customers_put", "Update the customer the path names (PUT)")
+patch_customer = _update_by_path("customers_patch", "Update the customer the path names (PATCH)")
+delete_customer = extend_schema(
+    operation_id="customers_delete",
+    summary="Delete a customer (soft)",
+    description="The customer is no longer found, and its id, email and phone are free again.",
+    parameters=[REF_PARAMETER],
+    responses={200: DeletedCustomerSerializer, **error_responses(404)},
+)
+list_customer_orders = extend_schema(
+    operation_id="customers_orders_list",
+    summary="The customer's orders",
+    description="Newest first, paged like the customer list. " + LINK_HELP,
+    parameters=[REF_PARAMETER, *ORDER_LIST_PARAMETERS],
+    responses={200: OrderPageSerializer, **error_responses(400, 404)},
+)
+upload_customers = extend_schema(
+    operation_id="customers_upload",
+    summary="Create many customers",
+    description='Up to 10,000 customers: a JSON array, or an object `{"customers": [...]}`. Each item is '
+    "created on its own, exactly as by `POST /api/customers`; `results` has one entry per item, in order.",
+    request=CustomerInputSerializer(many=True),
+    responses={200: UploadReportSerializer, **error_responses(400, 413)},
+)
+create_order = extend_schema(
+    operation_id="orders_create",
+    summary="Record an order",
+    description="Assigned to the customer `customer_id` names, else to the store's customer with its email, "
+    "else phone; that customer's order figures follow.",
+    request=OrderInputSerializer,
+    responses={201: OrderSerializer, **error_responses(400, 409)},
+)
+create_wishlist = extend_schema(
+    operation_id="wishlists_create",
+    summary="Record a wishlist",
+    request=WishlistInputSerializer,
+    responses={201: WishlistSerializer, **error_responses(400)},
+)

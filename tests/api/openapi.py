@@ -1,0 +1,49 @@
+"""Checks real responses against the generated OpenAPI document (jsonschema on its components)."""
+
+import functools
+import json
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+
+SCHEMA_FILE = Path(__file__).resolve().parents[2] / "openapi.yaml"
+ROOT = "urn:twc:openapi"
+
+
+def to_json_schema(node):
+    """OpenAPI 3.0's `nullable: true` -> a JSON Schema that also accepts null."""
+    if isinstance(node, list):
+        return [to_json_schema(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: to_json_schema(value) for key, value in node.items()}
+    if node.pop("nullable", False):
+        return {"anyOf": [node, {"type": "null"}]}
+    return node
+
+
+@functools.cache
+def document() -> dict:
+    return yaml.safe_load(SCHEMA_FILE.read_text())
+
+
+@functools.cache
+def registry() -> Registry:
+    return Registry().with_resource(ROOT, Resource.opaque(to_json_schema(document())))
+
+
+def response_schema(path: str, method: str, status: int) -> dict:
+    operation = document()["paths"][path][method.lower()]
+    response = operation["responses"][str(status)]
+    return to_json_schema(response["content"]["application/json"]["schema"])
+
+
+def assert_matches_schema(response, path: str, method: str) -> None:
+    """The response's status is documented for the operation and its body matches the schema."""
+    schema = response_schema(path, method, response.status_code)
+    schema = json.loads(json.dumps(schema).replace('"#/components', f'"{ROOT}#/components'))
+    body = json.loads(response.content)
+    errors = sorted(Draft202012Validator(schema, registry=registry()).iter_errors(body), key=str)
+    assert not errors, f"{method} {path} {response.status_code}: {[e.message for e in errors[:5]]}"

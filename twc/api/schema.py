@@ -1,0 +1,144 @@
+"""What the OpenAPI schema says of every endpoint: the error shape and the error responses, the OAuth
+client-credentials security scheme and its scopes, the rate-limit and idempotency headers.
+
+drf-spectacular documents only success responses by default, and a schema fuzzer then flags every
+4xx (../shared/pitfalls.md): `error_responses` and the postprocessing hook add them.
+"""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+from tenants.permissions import READ_SCOPE, WRITE_SCOPE
+
+ERROR_DESCRIPTIONS = {
+    400: "InvalidJsonInput, InvalidField (with `field`) or RequiredField (with `field`).",
+    401: "InvalidToken: no, unknown, expired or revoked token (with `WWW-Authenticate: Bearer`).",
+    403: "InsufficientScope: the token lacks the scope this request needs.",
+    404: "ResourceNotFound: no such customer in the caller's store.",
+    405: "MethodNotAllowed.",
+    409: "DuplicateField (with `field` and `duplicateValue`), ConcurrentModification, InvalidOperation, "
+    "or IdempotencyKeyInProgress (a POST retried while the first is running; with `Retry-After`).",
+    413: "PayloadTooLarge: the body or the upload is over its limit.",
+    415: "UnsupportedMediaType: the body is not application/json.",
+    422: "IdempotencyKeyReused: the Idempotency-Key was already used with a different request.",
+    429: "TooManyRequests: over the application's rate limit; retry after `Retry-After` seconds.",
+    503: "ServiceUnavailable: the database (or the shared state) cannot be reached; with `Retry-After`.",
+}
+# Every /api/ operation can answer these whatever it does.
+EVERY_OPERATION = (401, 403, 405, 429, 503)
+# And every operation with a JSON body these.
+WITH_BODY = (400, 413, 415)
+# And every POST (Idempotency-Key) these.
+POST_ONLY = (400, 409, 422)
+
+
+class ErrorEntrySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="The contract's error code, e.g. `InvalidField`.")
+    message = serializers.CharField()
+    field = serializers.CharField(required=False, help_text="The field or parameter at fault.")
+    duplicateValue = serializers.JSONField(required=False, help_text="With DuplicateField: the colliding value.")
+
+    class Meta:
+        ref_name = "ErrorEntry"
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error response, whatever raised it."""
+
+    statusCode = serializers.IntegerField()
+    message = serializers.CharField()
+    errors = ErrorEntrySerializer(many=True)
+
+    class Meta:
+        ref_name = "Error"
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
+
+
+class StoreTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "tenants.authentication.StoreTokenAuthentication"
+    name = "oauth2"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "oauth2",
+            "description": "OAuth 2.0 client credentials of one store's application; send the token as "
+            "`Authorization: Bearer <token>`.",
+            "flows": {
+                "clientCredentials": {
+                    "tokenUrl": "/o/token/",
+                    "scopes": {READ_SCOPE: "Read the store's customers", WRITE_SCOPE: "Create, update and delete"},
+                }
+            },
+        }
+
+    def get_security_requirement(self, auto_schema):
+        scope = READ_SCOPE if auto_schema.method in ("GET", "HEAD", "OPTIONS") else WRITE_SCOPE
+        return {self.name: [scope]}
+
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": {
+        "description": "The application's burst (the most requests it may make at once).",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the bucket now; it refills at the steady rate.",
+        "schema": {"type": "integer"},
+    },
+}
+RETRY_AFTER = {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}, "required": True}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes the POST safe to retry: the first response for this key (per store, 24 hours) is "
+    "replayed with `Idempotent-Replayed: true`; 1 to 255 printable ASCII characters.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
+def add_api_conventions(result, generator, request, public):
+    """Postprocessing hook: the responses, headers and parameters every /api/ operation shares."""
+    # The routes take an optional trailing slash; the contract writes the paths without one.
+    result["paths"] = {
+        (path.rstrip("/") if path.startswith("/api/") else path): operations
+        for path, operations in result.get("paths", {}).items()
+    }
+    # Request bodies refuse unknown fields (they catch typos): say so, so clients and fuzzers know.
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    for path, operations in result["paths"].items():
+        if not path.startswith("/api/"):
+            continue
+        for method, operation in operations.items():
+            if method not in ("get", "post", "put", "patch", "delete"):
+                continue
+            responses = operation.setdefault("responses", {})
+            statuses = list(EVERY_OPERATION)
+            if "requestBody" in operation:
+                statuses += WITH_BODY
+            if method == "post":
+                statuses += POST_ONLY
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == IDEMPOTENCY_KEY["name"] for p in parameters):
+                    parameters.append(dict(IDEMPOTENCY_KEY))
+            for status in statuses:
+                responses.setdefault(str(status), {"description": ERROR_DESCRIPTIONS[status], "content": ERROR_REF})
+            for status, response in responses.items():
+                headers = response.setdefault("headers", {})
+                if status != "401":
+                    headers.update(RATE_LIMIT_HEADERS)
+                if status in ("429", "503"):
+                    headers["Retry-After"] = RETRY_AFTER
+                if method == "post" and status.startswith(("2", "4")):
+                    headers["Idempotent-Replayed"] = {
+                        "description": "`true` when this is the replay of the first response for the Idempotency-Key.",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    }
+    return result
