@@ -15,7 +15,7 @@ from customers.representation import (
     order_to_dict,
     wishlist_to_dict,
 )
-from customers.selectors import customer_get, customer_queryset, customer_orders
+from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
 from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, parse_limit
@@ -185,9 +185,10 @@ class CustomerSendInviteView(APIView):
     """POST /api/customers/{id}/send_invite: invite the customer to activate their account.
 
     Optional body {"send_email": false} when the store's systems send the email themselves; the
-    response is the customer with "invite": {"url", "expires_at"} beside its fields.
+    response is the customer with "invite": {"url", "expires_at", "emailed"} beside its fields.
     """
 
+    @schema.send_invite
     def post(self, request, ref):
         data = request.data if request.data not in (None, "") else {}
         if not isinstance(data, dict):

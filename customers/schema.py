@@ -115,9 +115,9 @@ class DeletedCustomerSerializer(serializers.Serializer):
 
 class UploadResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["created", "failed"])
-    id = serializers.CharField(required=False, help_text="When created.")
-    twc_customer_id = serializers.UUIDField(required=False, help_text="When created.")
+    status = serializers.ChoiceField(choices=["created", "updated", "skipped", "failed"])
+    id = serializers.CharField(required=False, help_text="Unless failed.")
+    twc_customer_id = serializers.UUIDField(required=False, help_text="Unless failed.")
     errors = serializers.ListField(child=serializers.DictField(), required=False, help_text="When failed.")
 
     class Meta:
@@ -126,6 +126,8 @@ class UploadResultSerializer(serializers.Serializer):
 
 class UploadReportSerializer(serializers.Serializer):
     created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    skipped = serializers.IntegerField()
     failed = serializers.IntegerField()
     results = UploadResultSerializer(many=True)
 
@@ -442,7 +444,56 @@ upload_customers = extend_schema(
     description='Up to 10,000 customers: a JSON array, or an object `{"customers": [...]}`. Each item is '
     "created on its own, exactly as by `POST /api/customers`; `results` has one entry per item, in order.",
     request=CustomerInputSerializer(many=True),
+    parameters=[
+        OpenApiParameter(
+            "on_conflict",
+            OpenApiTypes.STR,
+            enum=["error", "skip", "update"],
+            description="An item whose id, email or phone belongs to an existing customer: `error` (default) fails "
+            "it with DuplicateField, `skip` reports it skipped, `update` applies it as a PUT would.",
+        )
+    ],
     responses={200: UploadReportSerializer, **error_responses(400, 413)},
+)
+
+
+class SendInviteInputSerializer(serializers.Serializer):
+    send_email = serializers.BooleanField(
+        required=False, default=True, help_text="false when the store's systems send the email themselves."
+    )
+
+    class Meta:
+        ref_name = "SendInviteInput"
+
+
+class InviteSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="The single-use activation link.")
+    expires_at = serializers.DateTimeField()
+    emailed = serializers.BooleanField(help_text="Whether we sent the invite email.")
+
+    class Meta:
+        ref_name = "Invite"
+
+
+CustomerWithInviteSerializer = type(
+    "CustomerWithInviteSerializer",
+    (serializers.Serializer,),
+    {
+        **_customer_fields(True),
+        "invite": InviteSerializer(),
+        "Meta": type("Meta", (), {"ref_name": "CustomerWithInvite"}),
+        "__doc__": "The invited customer, with the invite beside its fields.",
+    },
+)
+
+send_invite = extend_schema(
+    operation_id="customers_send_invite",
+    summary="Invite the customer to activate their account",
+    description="Sends (unless `send_email` is false) a single-use activation link valid 30 days; a new invite "
+    "voids the previous link. 409 InvalidOperation when the state does not allow an invite (an enabled account).",
+    request=SendInviteInputSerializer,
+    parameters=[REF_PARAMETER],
+    responses={200: CustomerWithInviteSerializer, **error_responses(400, 404, 409)},
 )
 create_order = extend_schema(
     operation_id="orders_create",

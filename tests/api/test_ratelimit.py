@@ -122,3 +122,22 @@ def _basic(creds):
     import base64
 
     return base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
+
+
+def test_the_limiter_adds_a_constant_number_of_statements(api_a, settings, shared_state):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def statements_of_a_get() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert api_a.get("/api/customers/nobody").status_code == 404
+        return len(queries)
+
+    statements_of_a_get()  # the bucket exists from here on
+    limited = [statements_of_a_get() for _ in range(3)]
+    settings.RATE_LIMIT_ENABLED = False
+    unlimited = statements_of_a_get()
+    extra = {count - unlimited for count in limited}
+    print(f"\nrate limiter on the {shared_state}: {extra.pop()} extra SQL statements per request")
+    # Redis keeps the buckets: no SQL. The database: savepoint, SELECT ... FOR UPDATE, UPDATE, release.
+    assert {count - unlimited for count in limited} == ({0} if shared_state == "redis" else {4})

@@ -25,6 +25,8 @@ HOLDINGS = {
 @pytest.fixture(autouse=True)
 def _token_checked_every_request(settings):
     settings.TOKEN_CACHE_SECONDS = 0
+    # The rate limiter's own statements are counted in tests/api/test_ratelimit.py (none with Redis).
+    settings.RATE_LIMIT_ENABLED = False
 
 
 def addresses(count: int) -> list[dict]:

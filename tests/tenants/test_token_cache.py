@@ -51,6 +51,12 @@ def delete_tokens_behind_the_cache():
         cursor.execute("DELETE FROM oauth2_provider_accesstoken")
 
 
+@pytest.fixture(autouse=True)
+def _no_rate_limit_statements(settings):
+    # Counted here: the token's queries only; the limiter's are tests/api/test_ratelimit.py's.
+    settings.RATE_LIMIT_ENABLED = False
+
+
 def test_second_request_needs_no_token_query(token_a):
     client = api_client(token_a)
     first, first_sql = queries_of(client, "/api/customers/nope")

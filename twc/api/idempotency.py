@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from customers.errors import ApiError, FieldError, invalid_field
 from tenants.authentication import resolve_store_token
-from twc.api.middleware import json_error_response
+from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import IdempotencyRecord
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
@@ -185,6 +185,7 @@ class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    @answers_503_when_database_is_down
     def __call__(self, request):
         key = request.headers.get(HEADER)
         if key is None or request.method != "POST" or not request.path_info.startswith("/api/"):

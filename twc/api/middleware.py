@@ -1,5 +1,7 @@
 """Guards for /api/ that must act before a view runs."""
 
+import functools
+
 from django.conf import settings
 from django.http import HttpResponse
 
@@ -56,6 +58,25 @@ class NoStoreMiddleware:
         if request.path_info.startswith(("/api/", "/o/")):
             response["Cache-Control"] = "no-store"
         return response
+
+
+def answers_503_when_database_is_down(call):
+    """For a middleware's __call__ that reads the database itself (rate limits, idempotency keys).
+
+    Django turns an exception raised inside a middleware into an HTML 500 at that very layer, so no
+    outer middleware could catch it: each such middleware answers an outage itself.
+    """
+
+    @functools.wraps(call)
+    def guarded(self, request):
+        try:
+            return call(self, request)
+        except Exception as exc:
+            if is_database_unavailable(exc):
+                return json_error_response(service_unavailable())
+            raise
+
+    return guarded
 
 
 class DatabaseUnavailableMiddleware:

@@ -19,7 +19,7 @@ from django.http import JsonResponse
 
 from customers.errors import ApiError, FieldError
 from tenants.authentication import resolve_store_token
-from twc.api.middleware import json_error_response
+from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import RateLimitBucket
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
@@ -147,6 +147,7 @@ class RateLimitMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
 
+    @answers_503_when_database_is_down
     def __call__(self, request):
         if not settings.RATE_LIMIT_ENABLED:
             return self.get_response(request)
