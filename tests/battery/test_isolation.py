@@ -8,7 +8,8 @@ customer that exists nowhere (a "ghost"). B must not be able to tell the two apa
 the values that name them, both responses are identical (a 404 for A's customer is the 404 of a
 customer that does not exist). A "read" is a response that differs from its ghost twin or shows
 any of A's data that B did not send; a "write" is any change to store A's rows.
-New endpoints (list and filters, aliases, send_invite) are one more line each.
+Every endpoint is here, the list and count filters, the aliases and send_invite included; a new
+endpoint is one more line.
 """
 
 import json
@@ -98,6 +99,22 @@ CASES = [
     Case("wishlist with A's twc_customer_id", "post", "/api/wishlists", {"customer_id": "{a_twc}"}, 400),
     Case("wishlist with A's email", "post", "/api/wishlists", {"email": "{a_email}", "items": ["p1"]}, 201),
     Case("wishlist with A's phone", "post", "/api/wishlists", {"phone": "{a_phone}", "items": ["p1"]}, 201),
+    Case("PUT by path", "put", "/api/customers/{a_ref}", {"note": "pwned"}),
+    Case("PUT by path with twc_customer_id", "put", "/api/customers/{a_twc}", {"note": "pwned"}),
+    Case("PATCH by path", "patch", "/api/customers/{a_ref}", {"note": "pwned"}),
+    Case("PATCH renaming to A's id", "patch", "/api/customers/b-own", {"id": "{a_ref}"}, expect=200),
+    Case("orders of A's customer", "get", "/api/customers/{a_ref}/orders"),
+    Case("orders of A's customer by twc_customer_id", "get", "/api/customers/{a_twc}/orders"),
+    Case("send_invite to A's customer", "post", "/api/customers/{a_ref}/send_invite", {"send_email": False}),
+    Case("send_invite by twc_customer_id", "post", "/api/customers/{a_twc}/send_invite", {}),
+    Case("list filtered by A's ids", "get", "/api/customers?ids={a_ref},{a_ref2}", expect=200),
+    Case("list filtered by A's email", "get", "/api/customers?email={a_email}", expect=200),
+    Case("list filtered by A's phone", "get", "/api/customers?phone={a_phone}", expect=200),
+    Case("list searching A's secret name", "get", "/api/customers?q=AliceSecretFirst", expect=200),
+    Case("list filtered by A's tag", "get", "/api/customers?tag=a-secret-tag", expect=200),
+    Case("list since A's customer", "get", "/api/customers?since_id={a_ref}", expect=400),
+    Case("count filtered by A's email", "get", "/api/customers/count?email={a_email}", expect=200),
+    Case("count filtered by A's ids", "get", "/api/customers/count?ids={a_ref}", expect=200),
 ]
 
 # Values that change from one run to the next whatever the store: masked before comparing twins.
