@@ -19,7 +19,7 @@ from django.db import connection
 
 from customers.models import Customer
 from tenants.services import store_create
-from tests.api.conftest import TEST_REDIS_URL, redis_reachable
+from tests.api.conftest import TEST_REDIS_URL, require_redis
 from tests.conftest import fetch_token
 from twc.api.models import IdempotencyRecord
 
@@ -54,8 +54,7 @@ def two_servers(request):
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "0", "RATE_LIMIT_ENABLED": "1", "REDIS_URL": ""}
     prefix = f"twc-test:{uuid.uuid4().hex}:"
     if backend == "redis":
-        if not redis_reachable():
-            pytest.skip(f"Redis is not reachable at {TEST_REDIS_URL}")
+        require_redis()
         env.update(REDIS_URL=TEST_REDIS_URL, REDIS_KEY_PREFIX=prefix)
     processes, urls = [], []
     for port in free_ports(2):
