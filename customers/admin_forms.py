@@ -16,28 +16,17 @@ from django.utils import timezone
 from customers.errors import ValidationFailed
 from customers.models import Address, Customer
 from customers.services.customers import apply_marketing_rules
-from customers.validation import ADDRESS_TEXT_FIELDS, COUNTRY_CODES, TAX_EXEMPTION_CODES, clean_customer
+from customers.validation import (
+    ADDRESS_TEXT_FIELDS,
+    COUNTRY_CODES,
+    CUSTOMER_FIELDS,
+    TAX_EXEMPTION_CODES,
+    clean_customer,
+)
 
 # Form field -> the API field that clean_customer knows it as.
 API_NAMES = {"ref": "id"}
-VALIDATED_FIELDS = (
-    "ref",
-    "email",
-    "phone",
-    "first_name",
-    "last_name",
-    "note",
-    "state",
-    "verified_email",
-    "accepts_marketing",
-    "accepts_marketing_updated_at",
-    "marketing_opt_in_level",
-    "multipass_identifier",
-    "currency",
-    "tax_exempt",
-    "tax_exemptions",
-    "tags",
-)
+VALIDATED_FIELDS = CUSTOMER_FIELDS
 UNIQUE_FIELDS = (("ref", "ref", "id"), ("email", "email_key", "email"), ("phone", "phone", "phone"))
 
 

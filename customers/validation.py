@@ -62,28 +62,26 @@ READ_ONLY_FIELDS = frozenset(
         "default_address",
     }
 )
-WRITABLE_FIELDS = frozenset(
-    {
-        "id",
-        "email",
-        "phone",
-        "first_name",
-        "last_name",
-        "note",
-        "state",
-        "verified_email",
-        "accepts_marketing",
-        "accepts_marketing_updated_at",
-        "marketing_opt_in_level",
-        "multipass_identifier",
-        "currency",
-        "tax_exempt",
-        "tax_exemptions",
-        "tags",
-        "addresses",
-        "version",
-    }
+# The customer's own fields a client writes, by model field name (the API calls `ref` `id`).
+CUSTOMER_FIELDS = (
+    "ref",
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "note",
+    "state",
+    "verified_email",
+    "accepts_marketing",
+    "accepts_marketing_updated_at",
+    "marketing_opt_in_level",
+    "multipass_identifier",
+    "currency",
+    "tax_exempt",
+    "tax_exemptions",
+    "tags",
 )
+WRITABLE_FIELDS = frozenset({"id" if name == "ref" else name for name in CUSTOMER_FIELDS} | {"addresses", "version"})
 ADDRESS_TEXT_FIELDS = {
     "first_name": 255,
     "last_name": 255,
