@@ -211,7 +211,7 @@ def run_import(path: Path) -> tuple[float, int, int, str]:
 def run_endpoint(customers: list[dict], port: int, credentials: dict, clients: int = 2) -> tuple[float, dict]:
     import requests
 
-    env = dict(os.environ, DATABASE_URL=DATABASE_URL)
+    env = dict(os.environ, DATABASE_URL=DATABASE_URL, LOG_LEVEL="WARNING")  # no request log lines in the figures
     gunicorn = Path(PYTHON).with_name("gunicorn")
     server = subprocess.Popen(
         [

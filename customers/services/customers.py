@@ -1,6 +1,5 @@
 """Create, update and soft-delete one customer."""
 
-import uuid
 from contextlib import nullcontext
 from typing import Any
 
@@ -22,6 +21,7 @@ from customers.models import Address, Customer
 from customers.selectors import customer_get
 from customers.services.integrity import duplicate_field_of
 from customers.services.orders import assign_unowned_orders_and_wishlists
+from customers.uuids import new_uuid
 from customers.validation import ADDRESS_TEXT_FIELDS, clean_customer
 from tenants.models import Store
 
@@ -47,7 +47,7 @@ def new_customer_values(*, store: Store, cleaned: dict, now) -> dict:
     """A new customer's own values (model field names) from cleaned values, with the contract's defaults."""
     values = {key: value for key, value in cleaned.items() if not key.startswith("_")}
     apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
-    twc_customer_id = uuid.uuid4()
+    twc_customer_id = new_uuid()
     values.setdefault("ref", str(twc_customer_id))
     values.setdefault("currency", store.currency)
     values.update(twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now)
