@@ -112,6 +112,16 @@ def customer_get(*, store, ref: str, with_addresses: bool = True) -> Customer:
     return customer
 
 
+# One text parameter per list of keys, split by PostgreSQL: psycopg adapts a Python list element
+# by element in Python (about 9 µs a row of a bulk upload); keys never hold control characters.
+KEY_SEPARATOR = "\x1f"
+ANY_KEY = "ANY(string_to_array(%s, chr(31)))"
+
+
+def joined_keys(keys: list[str]) -> str:
+    return KEY_SEPARATOR.join(keys)
+
+
 def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], phones: list[str]) -> list[Customer]:
     """The store's live customers holding any of these ids, email keys or phones, in ONE query.
 
@@ -122,8 +132,8 @@ def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], pho
         return []
     table = Customer._meta.db_table
     if connection.vendor == "postgresql":
-        keys = "(ref = ANY(%s) OR email_key = ANY(%s) OR phone = ANY(%s))"
-        params = [refs, email_keys, phones]
+        keys = f"(ref = {ANY_KEY} OR email_key = {ANY_KEY} OR phone = {ANY_KEY})"
+        params = [joined_keys(refs), joined_keys(email_keys), joined_keys(phones)]
     else:
         each = "(SELECT value FROM json_each(%s))"
         keys = f"(ref IN {each} OR email_key IN {each} OR phone IN {each})"

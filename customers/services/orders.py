@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from customers.errors import FieldError, ValidationFailed, duplicate_field, required_field
 from customers.models import Customer, Order, Wishlist
-from customers.selectors import customer_find
+from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
 from customers.validation import CONTROL_OR_BREAK, CURRENCY_CODES, FieldChecker, email_key, normalize_phone
 from tenants.models import Store
@@ -79,7 +79,11 @@ def unowned_rows(*, store_id: int, email_keys: list[str], phones: list[str]) -> 
     # Many customers (the bulk upload): one query per table, however many keys.
     if connection.vendor == "postgresql":
         # Two array parameters however many customers (an upload has 10,000): `IN (%s, ...)` binds one per key.
-        condition = RawSQL("(email_key = ANY(%s) OR phone = ANY(%s))", [email_keys, phones], BooleanField())
+        condition = RawSQL(
+            f"(email_key = {ANY_KEY} OR phone = {ANY_KEY})",
+            [joined_keys(email_keys), joined_keys(phones)],
+            BooleanField(),
+        )
     else:
         condition = Q(email_key__in=email_keys) | Q(phone__in=phones)
     for model in found:
