@@ -19,14 +19,14 @@ from customers.services.customers import apply_marketing_rules
 from customers.validation import (
     ADDRESS_TEXT_FIELDS,
     COUNTRY_CODES,
-    CUSTOMER_FIELDS,
     TAX_EXEMPTION_CODES,
+    WRITABLE_MODEL_FIELDS,
     clean_customer,
 )
 
 # Form field -> the API field that clean_customer knows it as.
 API_NAMES = {"ref": "id"}
-VALIDATED_FIELDS = CUSTOMER_FIELDS
+VALIDATED_FIELDS = WRITABLE_MODEL_FIELDS
 UNIQUE_FIELDS = (("ref", "ref", "id"), ("email", "email_key", "email"), ("phone", "phone", "phone"))
 
 

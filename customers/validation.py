@@ -63,7 +63,7 @@ READ_ONLY_FIELDS = frozenset(
     }
 )
 # The customer's own fields a client writes, by model field name (the API calls `ref` `id`).
-CUSTOMER_FIELDS = (
+WRITABLE_MODEL_FIELDS = (
     "ref",
     "email",
     "phone",
@@ -81,7 +81,11 @@ CUSTOMER_FIELDS = (
     "tax_exemptions",
     "tags",
 )
-WRITABLE_FIELDS = frozenset({"id" if name == "ref" else name for name in CUSTOMER_FIELDS} | {"addresses", "version"})
+# The API's names: `id` for `ref`, plus the address list and the optimistic-lock version.
+WRITABLE_FIELDS = frozenset({"id" if name == "ref" else name for name in WRITABLE_MODEL_FIELDS}) | {
+    "addresses",
+    "version",
+}
 ADDRESS_TEXT_FIELDS = {
     "first_name": 255,
     "last_name": 255,

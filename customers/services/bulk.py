@@ -27,7 +27,7 @@ from customers.selectors import customers_holding_keys
 from customers.services.customers import new_address_values, new_customer_values, put_changes
 from customers.services.integrity import duplicate_field_of
 from customers.services.orders import assign_unowned_orders_and_wishlists
-from customers.validation import CUSTOMER_FIELDS, clean_customer
+from customers.validation import WRITABLE_MODEL_FIELDS, clean_customer
 from tenants.models import Store
 
 ON_CONFLICT_MODES = ("error", "skip", "update")
@@ -36,7 +36,7 @@ UNIQUE_FIELDS = (("id", "ref"), ("email", "email_key"), ("phone", "phone"))
 # times, then write item by item so that only the items that really collide fail.
 WRITE_ATTEMPTS = 3
 # What a PUT can change, written back by the update mode.
-UPDATED_FIELDS = (*CUSTOMER_FIELDS, "email_key", "version", "updated_at")
+UPDATED_FIELDS = (*WRITABLE_MODEL_FIELDS, "email_key", "version", "updated_at")
 
 
 @dataclass
