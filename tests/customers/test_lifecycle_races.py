@@ -9,7 +9,7 @@ from customers.errors import ApiError
 from customers.models import AccountInvite, Customer
 from customers.services import customer_create
 from customers.services.lifecycle import InviteLinkUnusable, customer_enable, customer_invite, invite_accept
-from tests.customers.test_races import run_concurrently
+from tests.battery.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -31,7 +31,7 @@ def test_one_link_used_by_eight_threads_enables_once(store_a):
             return exc.status
         return "enabled"
 
-    outcomes = run_concurrently(8, accept)
+    outcomes = Counter(run_concurrently(8, accept))
     assert outcomes == Counter({"enabled": 1, "used": 7})
     stored = Customer.objects.get(pk=customer.pk)
     assert stored.state == "enabled"
@@ -49,6 +49,6 @@ def test_eight_staff_enabling_at_once_change_it_once(store_a):
             return exc.message
         return "enabled"
 
-    outcomes = run_concurrently(8, enable)
+    outcomes = Counter(run_concurrently(8, enable))
     assert outcomes == Counter({"enabled": 1, "The account is already enabled.": 7})
     assert Customer.objects.get(pk=customer.pk).version == 2
