@@ -154,26 +154,25 @@ def _send_invite_email(customer: Customer, *, store: Store, url: str, expires_at
         ) from None
 
 
-def customer_enable(*, store: Store, customer: Customer) -> Customer:
-    """Staff: any state but enabled -> enabled. Open invite links stop working."""
+def _staff_move(*, store: Store, customer: Customer, action: str, target: str) -> Customer:
+    """A staff enable or disable: refused from the target state itself; open invite links stop working."""
     with transaction.atomic():
         customer = _locked(store=store, customer=customer)
         _require_live(customer)
-        _refuse("enable", customer)
+        _refuse(action, customer)
         now = timezone.now()
         _void_open_invites(customer, now)
-        return _move(customer, CustomerState.ENABLED, now)
+        return _move(customer, target, now)
+
+
+def customer_enable(*, store: Store, customer: Customer) -> Customer:
+    """Staff: any state but enabled -> enabled."""
+    return _staff_move(store=store, customer=customer, action="enable", target=CustomerState.ENABLED)
 
 
 def customer_disable(*, store: Store, customer: Customer) -> Customer:
-    """Staff: any state but disabled -> disabled. Open invite links stop working."""
-    with transaction.atomic():
-        customer = _locked(store=store, customer=customer)
-        _require_live(customer)
-        _refuse("disable", customer)
-        now = timezone.now()
-        _void_open_invites(customer, now)
-        return _move(customer, CustomerState.DISABLED, now)
+    """Staff: any state but disabled -> disabled."""
+    return _staff_move(store=store, customer=customer, action="disable", target=CustomerState.DISABLED)
 
 
 def invite_lookup(token: str) -> tuple[str, AccountInvite | None]:
