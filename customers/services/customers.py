@@ -1,5 +1,6 @@
 """Create, update and soft-delete one customer."""
 
+import uuid
 from contextlib import nullcontext
 from typing import Any
 
@@ -43,11 +44,15 @@ def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: 
         values["marketing_opt_in_level"] = None
 
 
-def new_customer_values(*, store: Store, cleaned: dict, now) -> dict:
-    """A new customer's own values (model field names) from cleaned values, with the contract's defaults."""
+def new_customer_values(*, store: Store, cleaned: dict, now, twc_customer_id: uuid.UUID | str | None = None) -> dict:
+    """A new customer's own values (model field names) from cleaned values, with the contract's defaults.
+
+    The bulk write passes `twc_customer_id` as text (customers.uuids.new_uuid_text): it never needs
+    the object.
+    """
     values = {key: value for key, value in cleaned.items() if not key.startswith("_")}
     apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
-    twc_customer_id = new_uuid()
+    twc_customer_id = twc_customer_id or new_uuid()
     values.setdefault("ref", str(twc_customer_id))
     values.setdefault("currency", store.currency)
     values.update(twc_customer_id=twc_customer_id, version=1, created_at=now, updated_at=now)

@@ -3,12 +3,19 @@
 import os
 import uuid
 
-from customers.uuids import BLOCK, new_uuid
+from customers.uuids import BLOCK, new_uuid, new_uuid_text
 
 
 def test_version_4_and_unique_across_blocks():
     made = [new_uuid() for _ in range(3 * BLOCK + 5)]
     assert all(u.version == 4 and u.variant == uuid.RFC_4122 for u in made)
+    assert len(set(made)) == len(made)
+
+
+def test_the_text_form_is_canonical_version_4():
+    made = [new_uuid_text() for _ in range(2 * BLOCK)]
+    assert all(str(uuid.UUID(text)) == text for text in made)
+    assert all(uuid.UUID(text).version == 4 and uuid.UUID(text).variant == uuid.RFC_4122 for text in made)
     assert len(set(made)) == len(made)
 
 
