@@ -99,50 +99,65 @@ def shopify_layout(header: list[str]) -> str | None:
     return "shopify-legacy"
 
 
-def shopify_item(row: dict[str, str]) -> dict:
-    """A Shopify CSV row as the API's customer (its default address as the only address)."""
-    item: dict[str, Any] = {}
-    address: dict[str, Any] = {}
-    for column, cell in row.items():
+def shopify_reader(columns: list[str]):
+    """A function from a Shopify CSV row's cells (in `columns`' order) to the API's customer, its
+    default address as the only address. The header is read here once, not at every row."""
+    plan = []  # (cell position, address field?, field, "'"-prefixed?, yes/no?)
+    for position, column in enumerate(columns):
         name = column.strip().lower()
-        value = cell.strip()
-        if not value:
-            continue
         if name in SHOPIFY_CUSTOMER_COLUMNS:
             field = SHOPIFY_CUSTOMER_COLUMNS[name]
-            if field in QUOTED_FIELDS:
-                value = _unquote(value)
-            item[field] = _boolean(value) if field in SHOPIFY_BOOLEANS else value
+            plan.append((position, False, field, field in QUOTED_FIELDS, field in SHOPIFY_BOOLEANS))
         elif name in SHOPIFY_ADDRESS_COLUMNS:
             field = SHOPIFY_ADDRESS_COLUMNS[name]
-            address[field] = _unquote(value) if field in QUOTED_FIELDS else value
+            plan.append((position, True, field, field in QUOTED_FIELDS, False))
         # Other columns (Total Spent, Total Orders, Accepts SMS Marketing, metafields) are not ours to set.
-    if address:
-        address["default"] = True
-        item["addresses"] = [address]
-    return item
+
+    def shopify_item(cells: list[str]) -> dict:
+        item: dict[str, Any] = {}
+        address: dict[str, Any] = {}
+        for position, in_address, field, quoted, boolean in plan:
+            value: Any = cells[position].strip()
+            if not value:
+                continue
+            if quoted:
+                value = _unquote(value)
+            if boolean:
+                value = _boolean(value)
+            (address if in_address else item)[field] = value
+        if address:
+            address["default"] = True
+            item["addresses"] = [address]
+        return item
+
+    return shopify_item
 
 
-def api_item(row: dict[str, str]) -> dict:
-    """A row of our own CSV layout: columns named as the API's fields; an empty cell sends nothing."""
-    item: dict[str, Any] = {}
-    for column, cell in row.items():
-        if cell == "":
-            continue
-        value: Any = cell
-        if column in QUOTED_FIELDS:
-            value = _unquote(cell)
-        elif column in API_BOOLEAN_FIELDS:
-            value = _boolean(cell)
-        elif column == "addresses":
-            try:
-                value = json.loads(cell)
-            except ValueError:
-                pass  # the validation reports it as not an array of addresses
-        elif column == "version" and cell.isdigit():
-            value = int(cell)
-        item[column] = value
-    return item
+def api_reader(columns: list[str]):
+    """A function from a row of our own CSV layout (columns named as the API's fields) to the
+    customer; an empty cell sends nothing."""
+
+    def api_item(cells: list[str]) -> dict:
+        item: dict[str, Any] = {}
+        for column, cell in zip(columns, cells, strict=True):
+            if cell == "":
+                continue
+            value: Any = cell
+            if column in QUOTED_FIELDS:
+                value = _unquote(cell)
+            elif column in API_BOOLEAN_FIELDS:
+                value = _boolean(cell)
+            elif column == "addresses":
+                try:
+                    value = json.loads(cell)
+                except ValueError:
+                    pass  # the validation reports it as not an array of addresses
+            elif column == "version" and cell.isdigit():
+                value = int(cell)
+            item[column] = value
+        return item
+
+    return api_item
 
 
 # Bytes that are not UTF-8 are read as lone surrogates (errors="surrogateescape"), kept for the errors file.
@@ -220,8 +235,9 @@ class CustomerFile:
         keep = [i for i, name in enumerate(header) if name.strip().lower() not in ERROR_COLUMNS]
         layout = shopify_layout([header[i] for i in keep])
         self.layout = layout or "api-fields"
-        to_item = shopify_item if layout else api_item
         names = [header[i].strip() for i in keep]
+        to_item = shopify_reader(names) if layout else api_reader(names)
+        every_column = len(keep) == len(header)
         last_line = reader.line_num
         while True:
             try:
@@ -247,7 +263,7 @@ class CustomerFile:
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
                 yield SourceRow(line, None, raw, FieldError("InvalidEncoding", message, field=column))
                 continue
-            yield SourceRow(line, to_item({name: cells[i] for name, i in zip(names, keep, strict=True)}), raw)
+            yield SourceRow(line, to_item(cells if every_column else [cells[i] for i in keep]), raw)
 
     def _json_rows(self) -> Iterator[SourceRow]:
         position = 0

@@ -38,7 +38,8 @@ class Customer(models.Model):
     # Internal, monotonic key: joins, cursor pagination. Never shown as the API's `id`.
     seq = models.BigAutoField(primary_key=True)
     twc_customer_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="customers")
+    # No index of its own: every index below starts with the store (each index costs every write).
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="customers", db_index=False)
     # The API's `id`: the store's own reference for the customer.
     ref = models.CharField("id (store reference)", max_length=255)
 
@@ -69,7 +70,7 @@ class Customer(models.Model):
     orders_count = models.PositiveIntegerField(default=0, editable=False)
     total_spent = models.DecimalField(max_digits=14, decimal_places=2, default=0, editable=False)
     last_order = models.ForeignKey(
-        "Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+        "Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
     )
     last_order_name = models.CharField(max_length=255, null=True, blank=True, editable=False)
 
@@ -94,7 +95,12 @@ class Customer(models.Model):
             ),
         ]
         indexes = [
+            # Every customer of a store, deleted ones too (the admin, the store's PROTECT check).
             models.Index(fields=["store", "updated_at"], name="customers_customer_store_upd"),
+            # For deleting an order (SET_NULL); most customers have none, and those rows cost no upkeep.
+            models.Index(
+                fields=["last_order"], condition=Q(last_order__isnull=False), name="customers_customer_last_order"
+            ),
             # Keyset pagination of GET /api/customers: (ordering field, seq) per store, live rows.
             models.Index(fields=["store", "created_at", "seq"], condition=LIVE, name="customers_customer_list_crt"),
             models.Index(fields=["store", "updated_at", "seq"], condition=LIVE, name="customers_customer_list_upd"),

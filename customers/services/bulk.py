@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-import orjson
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import JSONField
 from django.utils import timezone
 
 from customers.errors import ApiError, FieldError, ValidationFailed, duplicate_field, invalid_field, required_field
@@ -27,6 +25,7 @@ from customers.selectors import customers_holding_keys
 from customers.services.customers import new_address_values, new_customer_values, put_changes
 from customers.services.integrity import duplicate_field_of
 from customers.services.orders import assign_unowned_orders_and_wishlists
+from customers.services.pg_copy import copy_rows
 from customers.uuids import new_uuid_text
 from customers.validation import WRITABLE_MODEL_FIELDS, clean_customer
 from tenants.models import Store
@@ -434,39 +433,20 @@ def _allocate_ids(customers: int, addresses: int) -> tuple[list[int], list[int]]
         )
 
 
-def _pg_converters(model) -> list:
-    """Per column, how a model value becomes what psycopg's COPY takes (most need nothing)."""
-    return [_jsonb if isinstance(f, JSONField) else None for f in model._meta.concrete_fields]
-
-
-def _jsonb(value):
-    # JSON text: COPY's text format parses it into jsonb; orjson writes it ten times faster than
-    # psycopg's Jsonb (the stdlib json module).
-    return None if value is None else orjson.dumps(value).decode()
-
-
 def _insert(model, rows: list[dict]) -> None:
-    fields = model._meta.concrete_fields
-    table = model._meta.db_table
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     started = time.monotonic()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            attnames = [f.attname for f in fields]
-            converters = list(enumerate(_pg_converters(model)))
-            converters = [(i, convert) for i, convert in converters if convert is not None]
-            sql = f"COPY {table} ({columns}) FROM STDIN"
             # The raw psycopg cursor: Django's wrapper turns its errors into django.db errors.
-            with connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
-                for row in rows:
-                    values = [row[name] for name in attnames]
-                    for i, convert in converters:
-                        values[i] = convert(values[i])
-                    copy.write_row(values)
+            with connection.wrap_database_errors:
+                sql = copy_rows(cursor.cursor, model, rows)
             _log(f"{sql} -- {len(rows)} rows", started)
         else:
+            fields = model._meta.concrete_fields
+            columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
             values = [tuple(f.get_db_prep_save(row[f.attname], connection) for f in fields) for row in rows]
-            cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})", values)
+            placeholders = ", ".join(["%s"] * len(fields))
+            cursor.executemany(f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders})", values)
 
 
 def _update_customers(updates: list[tuple[Customer, int]]) -> None:
