@@ -78,8 +78,19 @@ class SourceRow:
 
     line: int
     item: Any  # the customer in the API's shape; None when the row could not be read
-    raw: Any  # the row as it was in the file (a dict of column -> cell for CSV)
+    raw: Any  # the row as it was in the file (for CSV, its cells)
     error: FieldError | None = None
+    columns: list[str] | None = None  # a CSV file's header
+
+    @property
+    def record(self) -> Any:
+        """The row as it was, a CSV row as {column: cell} when it has the header's columns.
+
+        Built only for a rejected row (the errors file): an import reads millions that are not.
+        """
+        if self.columns is not None and len(self.raw) == len(self.columns):
+            return dict(zip(self.columns, self.raw, strict=True))
+        return self.raw
 
 
 def _unquote(value: str) -> str:
@@ -252,18 +263,17 @@ class CustomerFile:
             line, last_line = last_line + 1, reader.line_num
             if not cells:
                 continue  # a blank line
-            raw = dict(zip(header, cells, strict=False)) if len(cells) == len(header) else cells
             if len(cells) != len(header):
                 message = f"The row has {len(cells)} columns; the header has {len(header)}."
-                yield SourceRow(line, None, raw, FieldError("InvalidRow", message))
+                yield SourceRow(line, None, cells, FieldError("InvalidRow", message), header)
                 continue
             bad = _undecodable_column(cells)
             if bad is not None:
                 column = header[bad]
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
-                yield SourceRow(line, None, raw, FieldError("InvalidEncoding", message, field=column))
+                yield SourceRow(line, None, cells, FieldError("InvalidEncoding", message, field=column), header)
                 continue
-            yield SourceRow(line, to_item(cells if every_column else [cells[i] for i in keep]), raw)
+            yield SourceRow(line, to_item(cells if every_column else [cells[i] for i in keep]), cells, None, header)
 
     def _json_rows(self) -> Iterator[SourceRow]:
         position = 0
@@ -318,7 +328,7 @@ class ErrorsFile:
     def write(self, row: SourceRow, errors: list[dict]) -> None:
         self.count += 1
         if not self.as_csv:
-            entry = {"line": row.line, "errors": errors, "row": row.raw}
+            entry = {"line": row.line, "errors": errors, "row": row.record}
             self._file.write(orjson.dumps(entry, default=str).decode() + "\n")
             return
         if self._writer is None:
@@ -328,12 +338,13 @@ class ErrorsFile:
         fields = "; ".join(e.get("field") or "" for e in errors)
         codes = "; ".join(e["code"] for e in errors)
         reasons = "; ".join(e["message"] for e in errors)
+        record = row.record
         if self._header is None:
-            cells = [orjson.dumps(row.raw, default=str).decode()]
-        elif isinstance(row.raw, dict):
-            cells = [row.raw.get(name, "") for name in self._header]
+            cells = [orjson.dumps(record, default=str).decode()]
+        elif isinstance(record, dict):
+            cells = [record.get(name, "") for name in self._header]
         else:
-            cells = list(row.raw)
+            cells = list(record)
         self._writer.writerow([row.line, fields, codes, reasons, *cells])
 
     def close(self) -> None:

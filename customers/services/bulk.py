@@ -186,16 +186,14 @@ def _first_wins(items: list[Item], results: list) -> list[Item]:
     claimed: dict[str, set] = {attr: set() for _, attr in UNIQUE_FIELDS}
     accepted = []
     for item in items:
-        clash = next(
-            (name for name, attr in UNIQUE_FIELDS if item.cleaned.get(attr) and item.cleaned[attr] in claimed[attr]),
-            None,
-        )
+        keys = [(name, attr, item.cleaned.get(attr)) for name, attr in UNIQUE_FIELDS]
+        clash = next((name for name, attr, value in keys if value and value in claimed[attr]), None)
         if clash is not None:
             results[item.index] = _failure(item.index, [_duplicate(clash, item.cleaned)])
             continue
-        for _, attr in UNIQUE_FIELDS:
-            if item.cleaned.get(attr):
-                claimed[attr].add(item.cleaned[attr])
+        for _, attr, value in keys:
+            if value:
+                claimed[attr].add(value)
         accepted.append(item)
     return accepted
 
@@ -257,7 +255,7 @@ def _plan(store: Store, items: list[Item], on_conflict: str) -> Plan:
     to_update: list[tuple[Item, Customer]] = []
     targeted: set[int] = set()
     for item in items:
-        matches = [
+        matches = existing and [
             (name, holders[attr][item.cleaned[attr]])
             for name, attr in UNIQUE_FIELDS
             if item.cleaned.get(attr) and item.cleaned[attr] in holders[attr]
@@ -272,7 +270,8 @@ def _plan(store: Store, items: list[Item], on_conflict: str) -> Plan:
                 values = new_customer_values(
                     store=store, cleaned=item.cleaned, now=now, twc_customer_id=new_uuid_text()
                 )
-                plan.creates.append((item, CUSTOMER_ROWS.new({**values, "store_id": store.pk})))
+                values["store_id"] = store.pk
+                plan.creates.append((item, CUSTOMER_ROWS.new(values)))
             continue
         if on_conflict == "error":
             plan.results[item.index] = _failure(item.index, [_duplicate(matches[0][0], item.cleaned)])
@@ -367,14 +366,16 @@ def _write(plan: Plan) -> None:
 
     addresses: list[dict] = []
     for item, row in plan.creates:
-        for raw in item.cleaned.get("_addresses", []):
-            addresses.append(ADDRESS_ROWS.new({**new_address_values(raw), "customer_id": row["seq"]}))
+        for raw in item.cleaned.get("_addresses", ()):
+            values = new_address_values(raw)
+            values["customer_id"] = row["seq"]
+            addresses.append(ADDRESS_ROWS.new(values))
     for customer, raws, current in replaced:
         keep_ids = {a.id for a in current}
         for raw in raws:
-            addresses.append(
-                ADDRESS_ROWS.new({**new_address_values(raw, keep_ids=keep_ids), "customer_id": customer.pk})
-            )
+            values = new_address_values(raw, keep_ids=keep_ids)
+            values["customer_id"] = customer.pk
+            addresses.append(ADDRESS_ROWS.new(values))
     fresh_ids = iter(address_ids)
     for address in addresses:
         if address["id"] is None:

@@ -44,13 +44,19 @@ def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: 
         values["marketing_opt_in_level"] = None
 
 
+# clean_customer's keys that are not the customer's own fields.
+NOT_MODEL_FIELDS = ("_addresses", "_version")
+
+
 def new_customer_values(*, store: Store, cleaned: dict, now, twc_customer_id: uuid.UUID | str | None = None) -> dict:
     """A new customer's own values (model field names) from cleaned values, with the contract's defaults.
 
     The bulk write passes `twc_customer_id` as text (customers.uuids.new_uuid_text): it never needs
     the object.
     """
-    values = {key: value for key, value in cleaned.items() if not key.startswith("_")}
+    values = cleaned.copy()
+    for key in NOT_MODEL_FIELDS:
+        values.pop(key, None)
     apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
     twc_customer_id = twc_customer_id or new_uuid()
     values.setdefault("ref", str(twc_customer_id))
@@ -66,8 +72,9 @@ def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
 
 def new_address_values(item: dict, *, keep_ids: set[int] = frozenset()) -> dict:
     """An address's own values from a cleaned address; an `id` it already had is kept."""
-    fields = {key: value for key, value in item.items() if key in ADDRESS_TEXT_FIELDS or key == "is_default"}
-    fields["id"] = item.get("id") if item.get("id") in keep_ids else None
+    fields = item.copy()  # a cleaned address holds the address's fields and, maybe, its id
+    given_id = fields.pop("id", None)
+    fields["id"] = given_id if given_id in keep_ids else None
     return fields
 
 
