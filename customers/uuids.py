@@ -10,6 +10,7 @@ a uuid.UUID only to print it again costs more than its validation of a whole fie
 """
 
 import os
+import re
 import threading
 import uuid
 
@@ -26,16 +27,17 @@ def _forget_pool() -> None:
 os.register_at_fork(after_in_child=_forget_pool)
 
 
+# Byte maps setting the version (4) and variant (RFC 4122) bits of a whole block at once.
+_VERSION_4 = bytes(b & 0x0F | 0x40 for b in range(256))
+_RFC_4122_VARIANT = bytes(b & 0x3F | 0x80 for b in range(256))
+_GROUPS = re.compile("(.{8})(.{4})(.{4})(.{4})(.{12})")
+
+
 def _fill_pool() -> None:
     raw = bytearray(os.urandom(16 * BLOCK))
-    raw[6::16] = bytes(b & 0x0F | 0x40 for b in raw[6::16])  # version 4
-    raw[8::16] = bytes(b & 0x3F | 0x80 for b in raw[8::16])  # RFC 4122 variant
-    digits = raw.hex()
-    _pool.extend(
-        f"{digits[i : i + 8]}-{digits[i + 8 : i + 12]}-{digits[i + 12 : i + 16]}-"
-        f"{digits[i + 16 : i + 20]}-{digits[i + 20 : i + 32]}"
-        for i in range(0, len(digits), 32)
-    )
+    raw[6::16] = raw[6::16].translate(_VERSION_4)
+    raw[8::16] = raw[8::16].translate(_RFC_4122_VARIANT)
+    _pool.extend(map("-".join, _GROUPS.findall(raw.hex())))
 
 
 def new_uuid_text() -> str:

@@ -183,18 +183,23 @@ def clean_item(item: Any, *, store: Store, on_conflict: str) -> dict:
 
 def _first_wins(items: list[Item], results: list) -> list[Item]:
     """Two items of one batch that share an id, email or phone: the later ones fail."""
-    claimed: dict[str, set] = {attr: set() for _, attr in UNIQUE_FIELDS}
+    refs, email_keys, phones = set(), set(), set()  # UNIQUE_FIELDS, spelt out: this runs per item
     accepted = []
     for item in items:
-        keys = [(name, attr, item.cleaned.get(attr)) for name, attr in UNIQUE_FIELDS]
-        clash = next((name for name, attr, value in keys if value and value in claimed[attr]), None)
-        if clash is not None:
-            results[item.index] = _failure(item.index, [_duplicate(clash, item.cleaned)])
+        ref, key, phone = item.cleaned.get("ref"), item.cleaned.get("email_key"), item.cleaned.get("phone")
+        if ref and ref in refs:
+            clash = "id"
+        elif key and key in email_keys:
+            clash = "email"
+        elif phone and phone in phones:
+            clash = "phone"
+        else:
+            refs.add(ref)
+            email_keys.add(key)
+            phones.add(phone)
+            accepted.append(item)
             continue
-        for _, attr, value in keys:
-            if value:
-                claimed[attr].add(value)
-        accepted.append(item)
+        results[item.index] = _failure(item.index, [_duplicate(clash, item.cleaned)])
     return accepted
 
 

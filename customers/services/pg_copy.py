@@ -15,7 +15,6 @@ import orjson
 from psycopg.adapt import Dumper
 from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
-from psycopg.types.json import set_json_dumps
 
 
 class UuidTextBinaryDumper(Dumper):
@@ -26,6 +25,16 @@ class UuidTextBinaryDumper(Dumper):
 
     def dump(self, obj):
         return obj.bytes if isinstance(obj, uuid.UUID) else bytes.fromhex(obj.replace("-", ""))
+
+
+class JsonbBinaryDumper(Dumper):
+    """A jsonb column with orjson, in one call (psycopg's own goes through two, and json.dumps)."""
+
+    format = Format.BINARY
+    oid = pg_types["jsonb"].oid
+
+    def dump(self, obj):
+        return b"\x01" + orjson.dumps(obj)  # jsonb's binary format: version 1, then the text
 
 
 @cache
@@ -52,7 +61,7 @@ def copy_rows(cursor, model, rows: list[dict]) -> str:
     sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)"
     # Scoped to this cursor: nothing else of the connection changes how it dumps values.
     cursor.adapters.register_dumper(None, UuidTextBinaryDumper)
-    set_json_dumps(orjson.dumps, context=cursor)
+    cursor.adapters.register_dumper(None, JsonbBinaryDumper)
     values_of = itemgetter(*names)
     with cursor.copy(sql) as copy:
         copy.set_types(oids)

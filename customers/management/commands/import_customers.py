@@ -150,6 +150,9 @@ def written_batches(batches, store, options: dict):
 
 class Command(BaseCommand):
     help = "Import a customer file (CSV incl. Shopify's layouts, JSON array, JSON Lines; .gz too) into a store."
+    # The system checks (URLs, admin, every app) cost half a second before the first row, and an
+    # import depends on none of them; `manage.py check` and every server start still run them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("file", help="the file to import (.gz is read as it is)")
@@ -206,25 +209,34 @@ class Command(BaseCommand):
         try:
             batches = batched(source.rows(), options["batch_size"])
             for batch, readable, report in written_batches(batches, store, options):
-                outcomes = {id(row): result for row, result in zip(readable, report["results"], strict=True)}
-                for row in batch:
-                    result = outcomes.get(id(row))
-                    errors = [row.error.as_dict()] if result is None else result.get("errors")
-                    status = "failed" if result is None else result["status"]
-                    counts[status] += 1
-                    if status == "failed":
+                counts["rows"] += len(batch)
+                for status in ("created", "updated", "skipped", "failed"):
+                    counts[status] += report[status]
+                counts["failed"] += len(batch) - len(readable)  # rows the file itself garbled
+                if report["failed"] or len(readable) != len(batch):
+                    for row, errors in self._rejections(batch, readable, report):
                         if len(rejected) < SHOWN_REJECTIONS:
                             rejected.append((row.line, errors))
                         if options["errors"]:
                             errors_file = errors_file or self._errors_file(source, options["errors"])
                             errors_file.write(row, errors)
-                counts["rows"] += len(batch)
                 self._advance(bar, source, len(batch), counts["rows"])
         finally:
             bar.close()
             if errors_file is not None:
                 errors_file.close()
         return counts, rejected, errors_file
+
+    @staticmethod
+    def _rejections(batch: list, readable: list, report: dict):
+        """(row, its errors) for each rejected row of the batch, in file order."""
+        outcomes = {id(row): result for row, result in zip(readable, report["results"], strict=True)}
+        for row in batch:
+            result = outcomes.get(id(row))
+            if result is None:
+                yield row, [row.error.as_dict()]
+            elif result["status"] == "failed":
+                yield row, result["errors"]
 
     @staticmethod
     def _errors_file(source: CustomerFile, path: str) -> ErrorsFile:
