@@ -134,12 +134,18 @@ def customers_bulk_write(
     on_conflict: str = "error",
     dry_run: bool = False,
     cleaned: tuple[list["Item"], list[dict]] | None = None,
+    expect_new: bool = False,
 ) -> dict:
     """Create (or skip, or update) each valid item; report one result per item, in the order sent.
 
     The shared write path of the upload endpoint and the import command. With `dry_run`, every
     item is judged as it would be, and nothing is written. `cleaned` is `clean_items(...)` of these
     items when the caller ran it already (the import command, in worker processes).
+
+    `expect_new` (the import of a file, while no batch has met an existing customer) writes first
+    and looks up existing customers only if the database refuses a key: PostgreSQL reads every
+    customer of the store to answer the lookup for thousands of keys (it prefers that to as many
+    index probes), a cost that grows with the store. The outcome is the same either way.
     """
     check_on_conflict(on_conflict)
     if cleaned is None:
@@ -150,7 +156,9 @@ def customers_bulk_write(
         results[failure["index"]] = failure
     accepted = _first_wins(cleaned_items, results)
     if accepted:
-        _plan_and_write(store, accepted, on_conflict, dry_run, results)
+        # The update mode must find the customer an item names; a dry run writes nothing to be refused.
+        look_up_first = not expect_new or dry_run or on_conflict == "update"
+        _plan_and_write(store, accepted, on_conflict, dry_run, results, look_up_first=look_up_first)
     return bulk_report(results)
 
 
@@ -203,11 +211,13 @@ def _first_wins(items: list[Item], results: list) -> list[Item]:
     return accepted
 
 
-def _plan_and_write(store: Store, items: list[Item], on_conflict: str, dry_run: bool, results: list) -> None:
-    for _attempt in range(WRITE_ATTEMPTS):
+def _plan_and_write(
+    store: Store, items: list[Item], on_conflict: str, dry_run: bool, results: list, *, look_up_first: bool = True
+) -> None:
+    for attempt in range(WRITE_ATTEMPTS if look_up_first else WRITE_ATTEMPTS + 1):
         try:
             with transaction.atomic():
-                plan = _plan(store, items, on_conflict)
+                plan = _plan(store, items, on_conflict, look_up=look_up_first or attempt > 0)
                 if not dry_run:
                     _write(plan)
         except (IntegrityError, LostRace):
@@ -248,13 +258,16 @@ def _record(plan: Plan, results: list) -> None:
         results[item.index] = _outcome(item.index, "updated", customer)
 
 
-def _plan(store: Store, items: list[Item], on_conflict: str) -> Plan:
-    """Decide each item's fate from one read of the customers holding any of the batch's keys."""
+def _plan(store: Store, items: list[Item], on_conflict: str, *, look_up: bool = True) -> Plan:
+    """Decide each item's fate from one read of the customers holding any of the batch's keys
+    (without it, `look_up=False`, every item is a create: the database's unique keys will say if not)."""
     now = timezone.now()
-    wanted = {attr: [i.cleaned[attr] for i in items if i.cleaned.get(attr)] for _, attr in UNIQUE_FIELDS}
-    existing = customers_holding_keys(
-        store=store, refs=wanted["ref"], email_keys=wanted["email_key"], phones=wanted["phone"]
-    )
+    existing = []
+    if look_up:
+        wanted = {attr: [i.cleaned[attr] for i in items if i.cleaned.get(attr)] for _, attr in UNIQUE_FIELDS}
+        existing = customers_holding_keys(
+            store=store, refs=wanted["ref"], email_keys=wanted["email_key"], phones=wanted["phone"]
+        )
     holders = {attr: {getattr(c, attr): c for c in existing if getattr(c, attr)} for _, attr in UNIQUE_FIELDS}
     plan = Plan()
     to_update: list[tuple[Item, Customer]] = []

@@ -234,3 +234,56 @@ def test_concurrent_upload_loses_nothing_and_fails_only_collisions(store_a, stor
     assert (created, failed) == (3980, 20)
     acknowledged = {r["id"] for report in reports.values() for r in report["results"] if r["status"] == "created"}
     assert set(Customer.objects.filter(store=store_a).values_list("ref", flat=True)) == acknowledged
+
+
+def _lookups(queries) -> int:
+    """Statements reading customers by their keys (the bulk write's lookup)."""
+    return sum("FROM customers_customer WHERE store_id" in q["sql"] for q in queries.captured_queries)
+
+
+def test_expect_new_writes_without_a_lookup(store_a):
+    items = [{"id": f"n-{i}", "email": f"n{i}@x.com"} for i in range(3)]
+    with CaptureQueriesContext(connection) as queries:
+        report = customers_bulk_write(store=store_a, items=items, expect_new=True)
+    assert report["created"] == 3
+    assert _lookups(queries) == 0
+    with CaptureQueriesContext(connection) as queries:
+        customers_bulk_write(store=store_a, items=[{"id": "n-9", "email": "n9@x.com"}])
+    assert _lookups(queries) == 1  # the default: look first
+
+
+@pytest.mark.parametrize("mode", ["error", "skip"])
+def test_expect_new_meeting_existing_customers_ends_as_the_lookup_would(store_a, mode):
+    customers_bulk_write(
+        store=store_a, items=[{"id": "e-1", "email": "e1@x.com"}, {"id": "e-2", "phone": "+16135550102"}]
+    )
+    items = [
+        {"id": "e-3", "email": "e3@x.com"},
+        {"id": "e-1", "email": "e1@x.com"},  # an existing id and email
+        {"id": "e-4", "phone": "613-555-0102"},  # an existing phone
+        {"id": "e-5", "email": "e5@x.com"},
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        report = customers_bulk_write(store=store_a, items=items, on_conflict=mode, expect_new=True)
+    assert _lookups(queries) == 1  # the database refused the write; then the lookup
+    statuses = [r["status"] for r in report["results"]]
+    if mode == "error":
+        assert statuses == ["created", "failed", "failed", "created"]
+        assert [e["field"] for r in report["results"][1:3] for e in r["errors"]] == ["id", "phone"]
+    else:
+        assert statuses == ["created", "skipped", "skipped", "created"]
+    assert set(Customer.objects.filter(store=store_a).values_list("ref", flat=True)) == {"e-1", "e-2", "e-3", "e-5"}
+
+
+def test_expect_new_is_ignored_where_the_lookup_decides(store_a):
+    customers_bulk_write(store=store_a, items=[{"id": "u-1", "email": "u1@x.com"}])
+    with CaptureQueriesContext(connection) as queries:
+        updated = customers_bulk_write(
+            store=store_a, items=[{"id": "u-1", "note": "n"}], on_conflict="update", expect_new=True
+        )
+        dry = customers_bulk_write(
+            store=store_a, items=[{"id": "u-1", "email": "x@x.com"}], dry_run=True, expect_new=True
+        )
+    assert updated["updated"] == 1 and Customer.objects.get(ref="u-1").note == "n"
+    assert dry["results"][0]["errors"][0]["code"] == "DuplicateField"
+    assert _lookups(queries) == 2

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from customers.importers import ERROR_COLUMNS, FORMATS, CustomerFile, ErrorsFile, ImportFileError
 from customers.services.bulk import ON_CONFLICT_MODES, clean_items, customers_bulk_write
 from tenants.models import Store
+from twc.gc_tuning import tune_for_bulk_work
 
 # Rejected rows listed in the summary; the errors file has them all.
 SHOWN_REJECTIONS = 20
@@ -90,9 +91,23 @@ def _worker_started() -> None:
     multiprocessing.util.Finalize(None, connections.close_all, exitpriority=10)
 
 
-def write_in_worker(store, items, on_conflict, dry_run):
+def write_in_worker(store, items, on_conflict, dry_run, expect_new):
     """A whole batch (validation and write, in its own transaction) in a worker process."""
-    return customers_bulk_write(store=store, items=items, on_conflict=on_conflict, dry_run=dry_run)
+    return customers_bulk_write(
+        store=store, items=items, on_conflict=on_conflict, dry_run=dry_run, expect_new=expect_new
+    )
+
+
+def met_existing_customers(report: dict) -> bool:
+    """Whether a batch found customers already in the store (a re-run, an overlapping file)."""
+    if report["skipped"] or report["updated"]:
+        return True
+    return any(
+        error.get("code") == "DuplicateField"
+        for result in report["results"]
+        if result["status"] == "failed"
+        for error in result["errors"]
+    )
 
 
 def written_batches(batches, store, options: dict):
@@ -118,12 +133,15 @@ def written_batches(batches, store, options: dict):
     if second is None:  # one batch (a small file) is written here: no processes to start
         parallel = False
     batches = itertools.chain([b for b in (first, second) if b is not None], batches)
+    # New customers are written without looking for existing ones first, until a batch meets one.
+    expect_new = True
     if not parallel:
         for batch, readable, cleaned in cleaned_batches(batches, store, options["on_conflict"]):
             items = [row.item for row in readable]
             report = customers_bulk_write(
-                store=store, items=items, on_conflict=args[0], dry_run=args[1], cleaned=cleaned
+                store=store, items=items, on_conflict=args[0], dry_run=args[1], cleaned=cleaned, expect_new=expect_new
             )
+            expect_new = expect_new and not met_existing_customers(report)
             yield batch, readable, report
         return
     pending: deque = deque()
@@ -131,16 +149,23 @@ def written_batches(batches, store, options: dict):
     try:
         connections.close_all()  # forked workers must not share this process's connection
         pool = multiprocessing.get_context("fork").Pool(jobs, initializer=_worker_started)
+
+        def finished():
+            nonlocal expect_new
+            done_batch, done_readable, result = pending.popleft()
+            report = result.get()
+            expect_new = expect_new and not met_existing_customers(report)
+            return done_batch, done_readable, report
+
         for batch in batches:
             readable = [row for row in batch if row.error is None]
             items = [row.item for row in readable]
-            pending.append((batch, readable, pool.apply_async(write_in_worker, (store, items, *args))))
+            task = pool.apply_async(write_in_worker, (store, items, *args, expect_new))
+            pending.append((batch, readable, task))
             if len(pending) > jobs:
-                done_batch, done_readable, result = pending.popleft()
-                yield done_batch, done_readable, result.get()
+                yield finished()
         while pending:
-            done_batch, done_readable, result = pending.popleft()
-            yield done_batch, done_readable, result.get()
+            yield finished()
         pool.close()
         pool.join()
     finally:
@@ -177,6 +202,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
+        tune_for_bulk_work()  # before the workers are forked: they inherit it
         store = Store.objects.filter(name=options["store"]).first()
         if store is None:
             raise CommandError(f"no store named {options['store']!r}")
