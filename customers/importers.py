@@ -197,8 +197,10 @@ _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
 def _undecodable_column(cells: list[str]) -> int | None:
-    """The index of the first cell holding bytes that were not UTF-8, if any (one regex per row)."""
-    if not _UNDECODABLE.search("".join(cells)):
+    """The index of the first cell holding bytes that were not UTF-8, if any (one regex per row,
+    none for an ASCII row: Python knows that of a string without reading it)."""
+    row = "".join(cells)
+    if row.isascii() or not _UNDECODABLE.search(row):
         return None
     return next(i for i, cell in enumerate(cells) if _UNDECODABLE.search(cell))
 
