@@ -126,7 +126,10 @@ def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], pho
     """The store's live customers holding any of these ids, email keys or phones, in ONE query.
 
     Raw SQL for the bulk paths: on PostgreSQL `= ANY(array)` binds three parameters however many keys
-    there are (Django's `__in` binds one per key), and each arm uses its partial unique index.
+    there are (Django's `__in` binds one per key). For thousands of keys PostgreSQL prefers one pass
+    over the store's customers to as many index probes (58 ms for 15,000 keys at 100,000 customers):
+    the import of new customers skips this lookup until the database refuses a key
+    (customers.services.bulk, `expect_new`).
     """
     if not (refs or email_keys or phones):
         return []
