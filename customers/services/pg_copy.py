@@ -1,7 +1,7 @@
 """Rows of a model into PostgreSQL with one binary COPY: the bulk write's insert.
 
 Binary, not text: psycopg packs each value in C and PostgreSQL parses nothing (measured on 50,000
-customers: a third of the Python time and a tenth of the server's per row, against text COPY).
+customers against text COPY: the bulk write's Python time 58 to 45 µs a row, the server's 65 to 59).
 Binary COPY needs each column's type and a Python value of exactly that type, hence the two
 dumpers below for values the bulk write keeps in another form.
 """
@@ -12,6 +12,7 @@ from functools import cache
 from operator import itemgetter
 
 import orjson
+from django.db import connection
 from psycopg.adapt import Dumper
 from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
@@ -40,8 +41,6 @@ class JsonbBinaryDumper(Dumper):
 @cache
 def column_types(model) -> tuple[list[str], list[int]]:
     """The model's concrete columns and their PostgreSQL type oids (varchar(255) -> varchar)."""
-    from django.db import connection
-
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
     oids = [pg_types[re.sub(r"\(.*\)$", "", f.db_type(connection)).strip()].oid for f in fields]
@@ -54,8 +53,6 @@ def copy_rows(cursor, model, rows: list[dict]) -> str:
     `cursor` is psycopg's own (Django's wrapper would translate errors; the caller does that).
     Returns the statement, for the caller's query log.
     """
-    from django.db import connection
-
     names, oids = column_types(model)
     columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
     sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)"
