@@ -154,11 +154,10 @@ def customers_bulk_write(
     results: list[dict | None] = [None] * len(items)
     for failure in failures:
         results[failure["index"]] = failure
-    accepted = _first_wins(cleaned_items, results)
-    if accepted:
+    if cleaned_items:
         # The update mode must find the customer an item names; a dry run writes nothing to be refused.
         look_up_first = not expect_new or dry_run or on_conflict == "update"
-        _plan_and_write(store, accepted, on_conflict, dry_run, results, look_up_first=look_up_first)
+        _plan_and_write(store, cleaned_items, on_conflict, dry_run, results, look_up_first=look_up_first)
     return bulk_report(results)
 
 
@@ -189,26 +188,26 @@ def clean_item(item: Any, *, store: Store, on_conflict: str) -> dict:
     return clean_customer(item, store=store, partial=True)
 
 
-def _first_wins(items: list[Item], results: list) -> list[Item]:
-    """Two items of one batch that share an id, email or phone: the later ones fail."""
-    refs, email_keys, phones = set(), set(), set()  # UNIQUE_FIELDS, spelt out: this runs per item
-    accepted = []
-    for item in items:
-        ref, key, phone = item.cleaned.get("ref"), item.cleaned.get("email_key"), item.cleaned.get("phone")
-        if ref and ref in refs:
-            clash = "id"
-        elif key and key in email_keys:
-            clash = "email"
-        elif phone and phone in phones:
-            clash = "phone"
-        else:
-            refs.add(ref)
-            email_keys.add(key)
-            phones.add(phone)
-            accepted.append(item)
-            continue
-        results[item.index] = _failure(item.index, [_duplicate(clash, item.cleaned)])
-    return accepted
+def _clash(cleaned: dict, claimed: dict[str, set]) -> str | None:
+    """The API field by which an item collides with an earlier item of the batch that is written."""
+    for name, attr in UNIQUE_FIELDS:
+        value = cleaned.get(attr)
+        if value and value in claimed[attr]:
+            return name
+    return None
+
+
+def _claim(cleaned: dict, claimed: dict[str, set], *, release: bool = False) -> None:
+    for _, attr in UNIQUE_FIELDS:
+        if value := cleaned.get(attr):
+            if release:
+                claimed[attr].discard(value)
+            else:
+                claimed[attr].add(value)
+
+
+def _no_claims() -> dict[str, set]:
+    return {attr: set() for _, attr in UNIQUE_FIELDS}
 
 
 def _plan_and_write(
@@ -229,12 +228,14 @@ def _plan_and_write(
         _record(plan, results)
         return
     # Still colliding with concurrent writers: item by item, so that only the real collisions fail.
+    claimed = _no_claims()  # the batch's first-wins rule, across the items written one by one
     for item in items:
         try:
             with transaction.atomic():
-                plan = _plan(store, [item], on_conflict)
+                plan = _plan(store, [item], on_conflict, claimed=claimed)
                 _write(plan)
         except IntegrityError as exc:
+            _claim(item.cleaned, claimed, release=True)  # not written: its keys are not taken
             field_name = duplicate_field_of(exc)
             error = (
                 _duplicate(field_name, item.cleaned)
@@ -243,6 +244,7 @@ def _plan_and_write(
             )
             results[item.index] = _failure(item.index, [error])
         except LostRace:
+            _claim(item.cleaned, claimed, release=True)
             error = FieldError("ConcurrentModification", "The customer is changing too fast; retry.")
             results[item.index] = _failure(item.index, [error])
         else:
@@ -258,9 +260,17 @@ def _record(plan: Plan, results: list) -> None:
         results[item.index] = _outcome(item.index, "updated", customer)
 
 
-def _plan(store: Store, items: list[Item], on_conflict: str, *, look_up: bool = True) -> Plan:
+def _plan(
+    store: Store, items: list[Item], on_conflict: str, *, look_up: bool = True, claimed: dict[str, set] | None = None
+) -> Plan:
     """Decide each item's fate from one read of the customers holding any of the batch's keys
-    (without it, `look_up=False`, every item is a create: the database's unique keys will say if not)."""
+    (without it, `look_up=False`, every item is a create: the database's unique keys will say if not).
+
+    Inside the batch the first item wins: a later item with the `id`, email or phone of an earlier
+    one that is created or updated fails with DuplicateField. An item that is not written (refused,
+    skipped) takes no key: the next one is judged as if it had been sent alone, after it.
+    """
+    claimed = _no_claims() if claimed is None else claimed
     now = timezone.now()
     existing = []
     if look_up:
@@ -273,6 +283,10 @@ def _plan(store: Store, items: list[Item], on_conflict: str, *, look_up: bool = 
     to_update: list[tuple[Item, Customer]] = []
     targeted: set[int] = set()
     for item in items:
+        clash = _clash(item.cleaned, claimed)
+        if clash is not None:
+            plan.results[item.index] = _failure(item.index, [_duplicate(clash, item.cleaned)])
+            continue
         matches = existing and [
             (name, holders[attr][item.cleaned[attr]])
             for name, attr in UNIQUE_FIELDS
@@ -290,6 +304,7 @@ def _plan(store: Store, items: list[Item], on_conflict: str, *, look_up: bool = 
                 )
                 values["store_id"] = store.pk
                 plan.creates.append((item, CUSTOMER_ROWS.new(values)))
+                _claim(item.cleaned, claimed)
             continue
         if on_conflict == "error":
             plan.results[item.index] = _failure(item.index, [_duplicate(matches[0][0], item.cleaned)])
@@ -304,6 +319,7 @@ def _plan(store: Store, items: list[Item], on_conflict: str, *, look_up: bool = 
                 continue
             targeted.add(target.pk)
             to_update.append((item, target))
+            _claim(item.cleaned, claimed)
     if to_update:
         _plan_updates(plan, to_update, now)
     return plan

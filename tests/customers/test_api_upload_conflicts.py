@@ -287,3 +287,18 @@ def test_expect_new_is_ignored_where_the_lookup_decides(store_a):
     assert updated["updated"] == 1 and Customer.objects.get(ref="u-1").note == "n"
     assert dry["results"][0]["errors"][0]["code"] == "DuplicateField"
     assert _lookups(queries) == 2
+
+
+@pytest.mark.parametrize("mode", ["error", "skip"])
+def test_an_item_not_written_takes_no_key_from_later_items(api_a, mode):
+    """As if sent one by one: the first item is refused (or skipped), so the second gets its phone."""
+    api_a.post("/api/customers", {"id": "c-1", "email": "old@x.com"}, format="json")
+    items = [
+        {"id": "u-1", "email": "old@x.com", "phone": "+16135550100"},
+        {"id": "u-2", "email": "new@x.com", "phone": "+16135550100"},
+        {"id": "u-3", "email": "other@x.com", "phone": "+16135550100"},  # u-2 was created: this one collides
+    ]
+    body = upload(api_a, items, mode)
+    assert [r["status"] for r in body["results"]] == ["failed" if mode == "error" else "skipped", "created", "failed"]
+    assert body["results"][2]["errors"][0]["field"] == "phone"
+    assert api_a.get("/api/customers/u-2").json()["phone"] == "+16135550100"
