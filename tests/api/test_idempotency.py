@@ -60,6 +60,14 @@ def test_same_key_with_another_body_is_422(api_a):
     assert Customer.objects.count() == 1
 
 
+def test_same_key_with_another_query_string_is_422(api_a):
+    items = [{"id": "c-1", "email": "a@x.com"}]
+    assert post(api_a, "/api/upload-customers?on_conflict=skip", items, "k").status_code == 200
+    response = post(api_a, "/api/upload-customers?on_conflict=update", items, "k")
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["code"] == "IdempotencyKeyReused"
+
+
 def test_retry_while_the_first_runs_is_409(api_a, store_a):
     body = {"id": "c-1", "email": "a@x.com"}
     seen = {}

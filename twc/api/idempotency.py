@@ -163,7 +163,8 @@ def _database_finish(claim: Claim, stored: Stored | None) -> None:
 # --- The middleware -----------------------------------------------------------------------------
 def fingerprint_of(request) -> str:
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), request.body):
+    # The query string too: ?on_conflict=skip and ?on_conflict=update are different requests.
+    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
