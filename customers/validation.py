@@ -78,6 +78,7 @@ READ_ONLY_FIELDS = frozenset(
         "last_order_id",
         "last_order_name",
         "default_address",
+        "invite",  # in the answer of POST /api/customers/{id}/send_invite
     }
 )
 # The customer's own fields a client writes, by model field name (the API calls `ref` `id`).

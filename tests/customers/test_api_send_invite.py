@@ -31,6 +31,9 @@ def test_send_invite_returns_the_customer_and_the_link(api_a, settings):
     assert len(mail.outbox) == 1
     assert invite["url"] in mail.outbox[0].body
     assert api_a.get("/api/customers/c-1").json()["state"] == "invited"
+    # what send_invite answered can be sent back: the invite is read-only, as the other answers' extras
+    sent_back = api_a.put("/api/customers/c-1", {**body, "invite": invite}, format="json")
+    assert sent_back.status_code == 200, sent_back.content
 
 
 def test_send_invite_without_email_for_the_stores_own_mail(api_a):
