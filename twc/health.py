@@ -7,20 +7,20 @@ GET /healthz: the process answers (no database). GET /readyz: the database answe
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from twc.api.exceptions import is_database_unavailable, service_unavailable
 from twc.api.middleware import json_error_response
 
 
 @never_cache
-@require_GET
+@require_safe
 def healthz(request) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def readyz(request) -> HttpResponse:
     try:
         with connection.cursor() as cursor:

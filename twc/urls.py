@@ -9,8 +9,6 @@ from twc.api.views import UnknownApiPathView
 # Only the token, revoke and introspect views of django-oauth-toolkit: the default include also
 # mounts application management and authorization pages this service does not offer.
 oauth_urlpatterns = [
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
     path("token/", oauth2_views.TokenView.as_view(), name="token"),
     path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
     path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),

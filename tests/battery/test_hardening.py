@@ -158,6 +158,12 @@ def test_readyz_checks_the_database(db, client):
     assert (response.status_code, response.json()) == (200, {"status": "ready", "database": "ok"})
 
 
+def test_probes_answer_head_and_live_only_at_the_root(db, client):
+    assert client.head("/healthz").status_code == client.head("/readyz").status_code == 200
+    assert client.post("/healthz").status_code == 405
+    assert client.get("/o/healthz").status_code == client.get("/o/readyz").status_code == 404
+
+
 def database_down(*args, **kwargs):
     raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
