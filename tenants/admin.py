@@ -45,6 +45,9 @@ class StoreApplicationInline(SuperuserOnlyMixin, admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False  # added through the store application page, which shows the secret once
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # deleted through the store application page, which revokes its OAuth client too
+
     @admin.display(description="client id")
     def client_id(self, obj):
         return obj.application.client_id

@@ -14,6 +14,8 @@ class HasStoreScope(BasePermission):
         if token is None or getattr(request, "store", None) is None:
             return False  # DRF answers 401 NotAuthenticated
         needed = READ_SCOPE if request.method in SAFE_METHODS else WRITE_SCOPE
-        if needed not in token.scope.split():
+        # The token's own scopes, and the application's as they are now: scopes taken away from an
+        # application in the admin bind the tokens it was already given.
+        if needed not in token.scope.split() or needed not in token.application.store_link.scopes.split():
             raise ApiError(FieldError("InsufficientScope", f"This request needs the '{needed}' scope."), status=403)
         return True

@@ -75,3 +75,9 @@ def test_staff_index_shows_customers_but_not_tenants(admin_a):
     html = admin_a.get("/admin/").content.decode()
     assert "/admin/customers/customer/" in html
     assert "/admin/tenants/" not in html
+
+
+def test_store_page_cannot_delete_an_application_without_revoking_it(admin_super, creds_a):
+    page = admin_super.get(f"/admin/tenants/store/{creds_a.store.pk}/change/").content.decode()
+    assert "storeapplication_set-0-DELETE" not in page and "applications-0-DELETE" not in page
+    assert creds_a.client_id in page

@@ -7,6 +7,7 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken
 from rest_framework.test import APIClient
 
+from tenants.models import StoreApplication
 from tests.conftest import api_client, fetch_token
 
 
@@ -131,3 +132,15 @@ def test_a_token_acts_only_for_its_store(api_a, api_b, store_a, store_b):
     api_b.post("/api/customers", {"id": "same", "email": "b@x.com"}, format="json")
     assert api_a.get("/api/customers/same").json()["email"] == "a@x.com"
     assert api_b.get("/api/customers/same").json()["email"] == "b@x.com"
+
+
+def test_scopes_taken_from_the_application_bind_its_live_tokens(creds_a):
+    client = api_client(fetch_token(creds_a.client_id, creds_a.client_secret))
+    assert client.post("/api/customers", {"id": "c-1", "email": "a@x.com"}, format="json").status_code == 201
+    link = StoreApplication.objects.get(application__client_id=creds_a.client_id)
+    link.scopes = "customers:read"
+    link.save()  # as the admin saves it (the token cache is emptied on save)
+    response = client.post("/api/customers", {"id": "c-2", "email": "b@x.com"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["errors"][0]["code"] == "InsufficientScope"
+    assert client.get("/api/customers/c-1").status_code == 200
