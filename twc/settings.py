@@ -29,7 +29,7 @@ PRODUCTION = os.environ.get("DJANGO_ENV", "development").strip().lower() == "pro
 
 DEBUG = env_bool("DEBUG", False)
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me-in-production-0123456789"
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY") or DEV_SECRET_KEY
 if PRODUCTION and (DEBUG or SECRET_KEY == DEV_SECRET_KEY):
     raise ImproperlyConfigured("DJANGO_ENV=production needs DEBUG off and its own DJANGO_SECRET_KEY.")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver")
