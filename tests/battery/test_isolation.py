@@ -225,7 +225,8 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a):
     a2 = a2.json()
     order = api_a.post("/api/orders", {"name": "#A-SECRET-1", "email": a1["email"], "total_price": 42}, format="json")
     assert order.status_code == 201 and order.json()["customer_id"] == "alpha-ref-001"
-    assert api_a.post("/api/wishlists", {"customer_id": "alpha-ref-001", "items": ["a-secret-sku"]}, format="json")
+    wishlist = api_a.post("/api/wishlists", {"customer_id": "alpha-ref-001", "items": ["a-secret-sku"]}, format="json")
+    assert wishlist.status_code == 201
     assert api_b.post("/api/customers", {"id": "b-own", "email": "own@b-store.test"}, format="json").status_code == 201
 
     real = {
