@@ -181,7 +181,7 @@ def api_reader(columns: list[str]):
                 value = _boolean(cell)
             elif column == "addresses":
                 try:
-                    value = json.loads(cell)
+                    value = orjson.loads(cell)  # a depth limit: a cell of [[[[... is a ValueError
                 except ValueError:
                     pass  # the validation reports it as not an array of addresses
             elif column == "version" and cell.isdigit():
@@ -352,7 +352,9 @@ class ErrorsFile:
         self.count += 1
         if not self.as_csv:
             entry = {"line": row.line, "errors": errors, "row": row.record}
-            self._file.write(orjson.dumps(entry, default=str).decode() + "\n")
+            # json, not orjson: a row with bytes that were not UTF-8 holds lone surrogates, which
+            # orjson refuses and json writes as \udcXX escapes.
+            self._file.write(json.dumps(entry, default=str) + "\n")
             return
         if self._writer is None:
             self._writer = csv.writer(self._file)
@@ -363,7 +365,7 @@ class ErrorsFile:
         reasons = "; ".join(e["message"] for e in errors)
         record = row.record
         if self._header is None:
-            cells = [orjson.dumps(record, default=str).decode()]
+            cells = [json.dumps(record, default=str, ensure_ascii=False)]  # json: as above
         elif isinstance(record, dict):
             cells = [record.get(name, "") for name in self._header]
         else:

@@ -313,3 +313,33 @@ def test_batches_expect_new_customers_until_one_meets_an_existing(store_a, tmp_p
     out, _ = run_import(path, "--no-progress", "--batch-size", "3", "--jobs", "1", "--on-conflict", "skip")
     assert "created: 8, updated: 0, skipped: 1, failed: 0" in out
     assert seen == [True, True, False]  # the second batch met x-4: the third looks first
+
+
+def test_an_errors_file_naming_the_input_is_refused_before_anything_is_read(store_a, tmp_path):
+    source = tmp_path / "in.csv"
+    shutil.copy(FIXTURES / "broken.csv", source)
+    before = source.read_bytes()
+    with pytest.raises(CommandError, match="--errors must name another file"):
+        run_import(source, "--no-progress", "--errors", str(source))
+    assert source.read_bytes() == before
+    assert not Customer.objects.filter(store=store_a).exists()
+
+
+def test_a_jsonl_errors_file_keeps_rows_that_are_not_utf8(store_a, tmp_path):
+    errors_path = tmp_path / "errors.jsonl"
+    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
+    assert "failed: 5" in out
+    entries = [json.loads(line) for line in errors_path.read_text(encoding="utf-8").splitlines()]
+    assert len(entries) == 5
+    undecodable = next(e for e in entries if e["errors"][0]["code"] == "InvalidEncoding")
+    assert undecodable["line"] == 8
+    assert undecodable["row"] == {"id": "b-7", "email": "ok7@example.com", "phone": "", "first_name": "Caf\udce9"}
+
+
+def test_a_deeply_nested_addresses_cell_fails_its_row_only(store_a, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text('id,email,addresses\nd-1,d1@example.com,"' + "[" * 100_000 + '"\nd-2,d2@example.com,\n')
+    out, _ = run_import(source, "--no-progress")
+    assert "created: 1, updated: 0, skipped: 0, failed: 1" in out
+    assert "  line 2: addresses: " in out
+    assert customer("d-2").email == "d2@example.com"

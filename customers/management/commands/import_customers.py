@@ -116,7 +116,8 @@ def written_batches(batches, store, options: dict):
     With `--jobs` above 1 (PostgreSQL), whole batches are validated and written by that many worker
     processes, each with its own connection, as gunicorn's workers serve uploads; this process only
     reads the file and keeps the tally. Batches in flight at once may collide on a key: the bulk
-    write re-plans on the database's unique violation, so the later one reports the duplicate.
+    write re-plans on the database's unique violation, so the one committed second reports the
+    duplicate (not always the later row of the file: README, "Importing").
     """
     jobs = options["jobs"] if options["jobs"] is not None else (os.cpu_count() or 1)
     # Inside a transaction (a caller's atomic block) the workers could not see its writes.
@@ -202,12 +203,17 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
-        tune_for_bulk_work()  # before the workers are forked: they inherit it
+        if self._called_from_command_line:  # its own process: a caller's (call_command) is left as it is
+            tune_for_bulk_work()  # before the workers are forked: they inherit it
         store = Store.objects.filter(name=options["store"]).first()
         if store is None:
             raise CommandError(f"no store named {options['store']!r}")
         if options["batch_size"] < 1:
             raise CommandError("--batch-size must be at least 1")
+        errors = options["errors"]
+        if errors and os.path.exists(errors) and os.path.exists(options["file"]):
+            if os.path.samefile(errors, options["file"]):  # opening it for writing would empty the input
+                raise CommandError("--errors must name another file than the one imported")
         try:
             source = CustomerFile(options["file"], options["format"])
         except FileNotFoundError:
