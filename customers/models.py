@@ -165,6 +165,9 @@ class Order(models.Model):
         indexes = [
             models.Index(fields=["store", "email_key"], name="customers_order_store_email"),
             models.Index(fields=["store", "phone"], name="customers_order_store_phone"),
+            # A customer's orders, newest first: the order figures (their subqueries name the store
+            # too, and without this index SQLite and PostgreSQL scan the store's orders per customer).
+            models.Index(fields=["store", "customer", "created_at"], name="customers_order_store_customer"),
         ]
 
     def __str__(self) -> str:
