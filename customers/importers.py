@@ -216,9 +216,13 @@ class CustomerFile:
         if self._raw.peek(2)[:2] == b"\x1f\x8b":
             stream = io.BufferedReader(gzip.GzipFile(fileobj=self._raw), buffer_size=1 << 16)
         self._stream = stream
-        self.format = file_format if file_format != "auto" else self._detect()
-        if self.format not in FORMATS:
-            raise ImportFileError(f"unknown format {self.format!r}; use one of {', '.join(FORMATS)}")
+        try:
+            self.format = file_format if file_format != "auto" else self._detect()
+            if self.format not in FORMATS:
+                raise ImportFileError(f"unknown format {self.format!r}; use one of {', '.join(FORMATS)}")
+        except ImportFileError:
+            self._raw.close()
+            raise
         self.layout = {"csv": None, "json": "json-array", "jsonl": "json-lines"}[self.format]
         self.header: list[str] | None = None
         self.failure: str | None = None
@@ -343,7 +347,9 @@ class ErrorsFile:
     def __init__(self, path: str, header: list[str] | None):
         self.path = path
         self.as_csv = path.lower().endswith((".csv", ".csv.gz"))
-        self._file = open(path, "w", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
+        # .gz: compressed, as the import reads it back (closed by close())
+        opener = gzip.open if path.lower().endswith(".gz") else open
+        self._file = opener(path, "wt", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
         self._header = header
         self._writer = None
         self.count = 0

@@ -243,7 +243,9 @@ def _plan_and_write(
                 else FieldError("InvalidOperation", "The database refused this customer.")
             )
             results[item.index] = _failure(item.index, [error])
-        except LostRace:
+        except (LostRace, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and not _deadlock(exc):
+                raise
             _claim(item.cleaned, claimed, release=True)
             error = FieldError("ConcurrentModification", "The customer is changing too fast; retry.")
             results[item.index] = _failure(item.index, [error])

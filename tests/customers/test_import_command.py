@@ -343,3 +343,14 @@ def test_a_deeply_nested_addresses_cell_fails_its_row_only(store_a, tmp_path):
     assert "created: 1, updated: 0, skipped: 0, failed: 1" in out
     assert "  line 2: addresses: " in out
     assert customer("d-2").email == "d2@example.com"
+
+
+def test_a_gzipped_errors_file_is_compressed_and_reimports(store_a, tmp_path):
+    errors_path = tmp_path / "errors.csv.gz"
+    run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
+    with gzip.open(errors_path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:4] == ["error_line", "error_field", "error_code", "error_reason"]
+    assert len(rows) == 1 + 5
+    out, _ = run_import(errors_path, "--no-progress", "--dry-run")
+    assert "Read 5 rows" in out
