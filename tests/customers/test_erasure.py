@@ -11,6 +11,7 @@ from django.utils import timezone
 from customers.errors import ApiError
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.services.erasure import customer_erase, customer_export
+from twc.api.models import IdempotencyRecord
 
 PERSONAL = {
     "id": "c-1",
@@ -137,12 +138,13 @@ def test_retention_command_erases_only_customers_deleted_longer_ago(api_a, api_b
 
     summary = run_command("erase_deleted_customers", "--older-than", "30", "--store", "Store A")
     assert summary.startswith("Erased 1 customers deleted before ")
-    assert summary.rstrip().endswith("(30 days ago) of store 'Store A'.")
+    assert summary.splitlines()[0].endswith("(30 days ago) of store 'Store A'.")
     erased = dict(Customer.objects.values_list("ref", "erased_at"))
     assert [ref for ref, when in sorted(erased.items()) if when] == ["old"]
 
     everywhere = run_command("erase_deleted_customers", "--older-than", "30")
     assert everywhere.startswith("Erased 1 customers")
+    assert "Deleted 0 expired stored API responses." in everywhere
     assert Customer.objects.get(ref="other-store-old").email is None
     assert Customer.objects.get(ref="recent").email == "recent@example.com"
     assert Customer.objects.get(ref="live").email == "live@example.com"
@@ -192,3 +194,16 @@ def test_export_command_prints_json_for_live_deleted_and_erased_customers(api_a,
         run_command("export_customer", "--store", "Store A", "nobody")
     with pytest.raises(CommandError, match="no store named 'Store Z'"):
         run_command("export_customer", "--store", "Store Z", "c-1")
+
+
+def test_retention_command_deletes_expired_stored_responses(api_a, api_b, store_a, store_b, settings):
+    settings.IDEMPOTENCY_TTL_SECONDS = 3600
+    for client, key in ((api_a, "a-old"), (api_a, "a-new"), (api_b, "b-old")):
+        body = {"id": key, "email": f"{key}@example.com"}
+        assert client.post("/api/customers", body, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+    IdempotencyRecord.objects.filter(key__in=["a-old", "b-old"]).update(
+        expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    summary = run_command("erase_deleted_customers", "--older-than", "30", "--store", "Store A")
+    assert "Deleted 1 expired stored API responses of store 'Store A'." in summary
+    assert sorted(IdempotencyRecord.objects.values_list("key", flat=True)) == ["a-new", "b-old"]

@@ -152,6 +152,15 @@ def _database_begin(store_id: int, key: str, fingerprint: str) -> Claim:
     return Claim("running")
 
 
+def expired_records_delete(*, store=None) -> int:
+    """Delete the stored responses past their expiry (they hold customers' data): the database
+    backend only; Redis expires its keys by itself. The number deleted."""
+    expired = IdempotencyRecord.objects.filter(expires_at__lt=timezone.now())
+    if store is not None:
+        expired = expired.filter(store=store)
+    return expired.delete()[0]
+
+
 def _database_finish(claim: Claim, stored: Stored | None) -> None:
     mine = IdempotencyRecord.objects.filter(pk=claim.record_id, owner=claim.owner, status__isnull=True)
     if stored is None:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from customers.services.erasure import customer_erase, customers_due_for_erasure
 from tenants.models import Store
+from twc.api.idempotency import expired_records_delete
 
 
 class Command(BaseCommand):
@@ -38,3 +39,7 @@ class Command(BaseCommand):
             customer_erase(store=customer.store, customer=customer)
             erased += 1
         self.stdout.write(f"Erased {erased} customers {when}.")
+        # Stored API responses (Idempotency-Key replays) hold customers' data too: those past their
+        # expiry (IDEMPOTENCY_TTL_SECONDS, a day; the retention period is longer) go as well.
+        removed = expired_records_delete(store=store)
+        self.stdout.write(f"Deleted {removed} expired stored API responses{scope}.")
