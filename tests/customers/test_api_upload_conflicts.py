@@ -302,3 +302,26 @@ def test_an_item_not_written_takes_no_key_from_later_items(api_a, mode):
     assert [r["status"] for r in body["results"]] == ["failed" if mode == "error" else "skipped", "created", "failed"]
     assert body["results"][2]["errors"][0]["field"] == "phone"
     assert api_a.get("/api/customers/u-2").json()["phone"] == "+16135550100"
+
+
+def test_upload_gives_each_new_customer_its_own_orders_and_wishlists(api_a, api_b):
+    for n in range(3):
+        for k in range(2):
+            order = {"name": f"#{n}-{k}", "email": f"p{n}@x.com", "total_price": n + 1}
+            assert api_a.post("/api/orders", order, format="json").status_code == 201
+        wishlist = {"phone": f"+1613555010{n}", "name": f"w{n}"}
+        assert api_a.post("/api/wishlists", wishlist, format="json").status_code == 201
+    assert (
+        api_b.post("/api/orders", {"name": "#b", "email": "p0@x.com", "total_price": 9}, format="json").status_code
+        == 201
+    )
+    upload(api_a, [{"id": f"p-{n}", "email": f"p{n}@x.com", "phone": f"+1613555010{n}"} for n in range(3)])
+    for n in range(3):
+        body = api_a.get(f"/api/customers/p-{n}").json()
+        assert (body["orders_count"], body["total_spent"]) == (2, 2.0 * (n + 1))
+        assert sorted(Order.objects.filter(customer__ref=f"p-{n}").values_list("name", flat=True)) == [
+            f"#{n}-0",
+            f"#{n}-1",
+        ]
+        assert Customer.objects.get(ref=f"p-{n}").wishlists.get().name == f"w{n}"
+    assert Order.objects.get(name="#b").customer is None  # store B's order stays B's
