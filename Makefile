@@ -43,8 +43,12 @@ bench: export RATE_LIMIT_BURST ?= 1000000
 bench: install
 	@for script in bench/*.py; do echo "=== $$script"; $(BIN)/python $$script || exit 1; done
 
+## make conformance CONFORMANCE=/path/to/harness.py: an external black-box conformance harness, run
+## against this checkout (TWC_CHECKOUT). The harness is not part of the repository: name it.
+CONFORMANCE ?=
 conformance:
-	$(PYTHON) ../shared/conformance/run.py
+	@test -n "$(CONFORMANCE)" || { echo "make conformance needs CONFORMANCE=/path/to/the/harness (it is not in this repository)" >&2; exit 2; }
+	TWC_CHECKOUT=$(CURDIR) $(PYTHON) $(CONFORMANCE)
 
 clean:
 	rm -rf $(VENV) db.sqlite3* .pytest_cache .ruff_cache

@@ -18,8 +18,8 @@ ADDRESS_COLUMNS = [name for name in ADDRESS_FIELD_NAMES if name != "customer_id"
 def _joined_select_sql(*, by_twc_customer_id: bool) -> str:
     """SELECT of live customers of one store by reference (or twc_customer_id), LEFT JOINed with their
     addresses: one row per address. Written once rather than built by the ORM on every request,
-    because building a query of 46 columns cost more CPU than anything else in a GET by reference
-    (bench/single.py --profile get); Customer.objects.raw() still applies every field's converters.
+    because compiling a query of 46 columns with the ORM costs more CPU than anything else in a GET by
+    reference (docs/performance.md); Customer.objects.raw() still applies every field's converters.
     """
     customer_table, address_table = Customer._meta.db_table, Address._meta.db_table
     customer_columns = ", ".join(f'c."{field.column}"' for field in Customer._meta.concrete_fields)
@@ -113,7 +113,7 @@ def customer_get(*, store, ref: str, with_addresses: bool = True) -> Customer:
 
 
 # One text parameter per list of keys, split by PostgreSQL: psycopg adapts a Python list element
-# by element in Python (about 9 µs a row of a bulk upload); keys never hold control characters.
+# by element in Python, a cost paid for every row of a bulk upload; keys never hold control characters.
 KEY_SEPARATOR = "\x1f"
 ANY_KEY = "ANY(string_to_array(%s, chr(31)))"
 
@@ -127,7 +127,7 @@ def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], pho
 
     Raw SQL for the bulk paths: on PostgreSQL `= ANY(array)` binds three parameters however many keys
     there are (Django's `__in` binds one per key). For thousands of keys PostgreSQL prefers one pass
-    over the store's customers to as many index probes (58 ms for 15,000 keys at 100,000 customers):
+    over the store's customers to as many index probes, a pass that grows with the store:
     the import of new customers skips this lookup until the database refuses a key
     (customers.services.bulk, `expect_new`).
     """

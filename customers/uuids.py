@@ -1,9 +1,9 @@
 """Random (version 4) UUIDs for new customers, drawn from the OS in blocks.
 
-uuid.uuid4() makes one getrandom system call per UUID: about 40 µs each on these machines, a fifth
-of a bulk import's time (profile of import_customers). One call for 256 UUIDs costs about the same
-as one for one. The block is thrown away in a forked child (import workers, gunicorn workers), so
-two processes never hand out the same bytes.
+uuid.uuid4() makes one getrandom system call per UUID, a large share of a bulk import's time
+(docs/performance.md), and one call for 256 UUIDs costs about the same as one for one. The block is
+thrown away in a forked child (import workers, gunicorn workers), so two processes never hand out
+the same bytes.
 
 The pool holds canonical text: the bulk write sends text to COPY and to its results, and building
 a uuid.UUID only to print it again costs more than its validation of a whole field.

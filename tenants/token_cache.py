@@ -1,7 +1,7 @@
 """A process-local cache of checked access tokens, so most API requests need no token query.
 
-The token lookup (one query joining the token, its application, the store link and the store) was
-the largest single piece of a GET by reference (see bench/single.py and docs/scaling.md). A token
+The token lookup (one query joining the token, its application, the store link and the store) is
+the largest single piece of a GET by reference (docs/performance.md, docs/scaling.md). A token
 found valid is kept for `TOKEN_CACHE_SECONDS` (default 30; 0 turns the cache off) with the store it
 acts for. Its expiry is still checked on every request.
 

@@ -126,7 +126,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
     }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions + a busy timeout + WAL turn "database is locked" under concurrent
-    # writers into waiting (see ../shared/pitfalls.md, as healthchecks does).
+    # writers into waiting (as healthchecks does).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
@@ -194,7 +194,7 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
 }
 
-# --- Shared state, rate limits, idempotency (README "Rate limits" and "Safe retries") ------------
+# --- Shared state, rate limits, idempotency (docs/api.md "Rate limits" and "Safe retries") -------
 # Redis when REDIS_URL is set (atomic across processes); the database otherwise.
 REDIS_URL = os.environ.get("REDIS_URL", "")
 REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "twc:")

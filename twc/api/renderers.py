@@ -1,4 +1,4 @@
-"""orjson renders JSON many times faster than the standard library (see ../shared/pitfalls.md)."""
+"""orjson renders JSON many times faster than the standard library's json, on every API response."""
 
 import decimal
 import uuid

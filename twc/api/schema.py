@@ -2,7 +2,7 @@
 client-credentials security scheme and its scopes, the rate-limit and idempotency headers.
 
 drf-spectacular documents only success responses by default, and a schema fuzzer then flags every
-4xx (../shared/pitfalls.md): `error_responses` and the postprocessing hook add them.
+4xx as undocumented: `error_responses` and the postprocessing hook add them.
 """
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
