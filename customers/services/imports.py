@@ -72,7 +72,7 @@ class WrittenBatch:
 class BatchInFlight:
     rows: list[SourceRow]
     readable: list[SourceRow]
-    report: AsyncResult  # of write_in_worker
+    task: AsyncResult  # write_in_worker's report, when done
 
 
 def customers_import(
@@ -260,7 +260,7 @@ def written_batches(
         def finished() -> WrittenBatch:
             nonlocal expect_new
             done = pending.popleft()
-            report = done.report.get()
+            report = done.task.get()
             expect_new = expect_new and not met_existing_customers(report)
             return WrittenBatch(done.rows, done.readable, report)
 
