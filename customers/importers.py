@@ -12,7 +12,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -73,7 +73,7 @@ class ImportFileError(Exception):
     """The file as a whole cannot be read (not a row of it)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SourceRow:
     """One record of the file. `line` is where it starts (in a JSON array: the item's position)."""
 
@@ -114,17 +114,19 @@ def shopify_layout(header: list[str]) -> str | None:
 def shopify_reader(columns: list[str]):
     """A function from a Shopify CSV row's cells (in `columns`' order) to the API's customer, its
     default address as the only address. The header is read here once, not at every row."""
-    customer_columns: list[tuple[int, str]] = []
-    address_columns: list[tuple[int, str]] = []
+    customer_columns: dict[int, str] = {}  # position in the row: the API field
+    address_columns: dict[int, str] = {}
     for position, column in enumerate(columns):
         name = column.strip().lower()
         if name in SHOPIFY_CUSTOMER_COLUMNS:
-            customer_columns.append((position, SHOPIFY_CUSTOMER_COLUMNS[name]))
+            customer_columns[position] = SHOPIFY_CUSTOMER_COLUMNS[name]
         elif name in SHOPIFY_ADDRESS_COLUMNS:
-            address_columns.append((position, SHOPIFY_ADDRESS_COLUMNS[name]))
+            address_columns[position] = SHOPIFY_ADDRESS_COLUMNS[name]
         # Other columns (Total Spent, Total Orders, Accepts SMS Marketing, metafields) are not ours to set.
-    customer_fields, customer_cells = _fields_and_getter(customer_columns)
-    address_fields, address_cells = _fields_and_getter(address_columns)
+    customer_pick, address_pick = ColumnPick.of(customer_columns), ColumnPick.of(address_columns)
+    # Locals, not attributes, in the function that runs for every row.
+    customer_fields, customer_cells = customer_pick.fields, customer_pick.cells
+    address_fields, address_cells = address_pick.fields, address_pick.cells
     quoted_fields = [field for field in customer_fields if field in QUOTED_FIELDS]
     boolean_fields = [field for field in customer_fields if field in SHOPIFY_BOOLEANS]
     address_quoted_fields = [field for field in address_fields if field in QUOTED_FIELDS]
@@ -154,15 +156,22 @@ def shopify_reader(columns: list[str]):
 _SECOND = itemgetter(1)
 
 
-def _fields_and_getter(columns: list[tuple[int, str]]):
-    """The field names, and a function from a row's cells to theirs (always a tuple)."""
-    positions = [position for position, _ in columns]
-    fields = [field for _, field in columns]
-    if not positions:
-        return fields, lambda cells: ()
-    if len(positions) == 1:
-        return fields, lambda cells: (cells[positions[0]],)
-    return fields, itemgetter(*positions)
+@dataclass(frozen=True, slots=True)
+class ColumnPick:
+    """Some columns of a CSV row: the API fields they fill, and a function from a row's cells to theirs."""
+
+    fields: list[str]
+    cells: Callable[[list[str]], tuple]  # always a tuple, in the order of `fields`
+
+    @classmethod
+    def of(cls, columns: dict[int, str]) -> "ColumnPick":
+        """From {position in the row: API field}, in the row's order."""
+        positions, fields = list(columns), list(columns.values())
+        if not positions:
+            return cls(fields, lambda cells: ())
+        if len(positions) == 1:
+            return cls(fields, lambda cells: (cells[positions[0]],))
+        return cls(fields, itemgetter(*positions))
 
 
 def api_reader(columns: list[str]):
@@ -285,28 +294,31 @@ class CustomerFile:
             except csv.Error as exc:
                 line = last_line + 1
                 last_line = reader.line_num
-                yield SourceRow(line, None, {}, FieldError("InvalidRow", f"The row cannot be read as CSV: {exc}."))
+                error = FieldError("InvalidRow", f"The row cannot be read as CSV: {exc}.")
+                yield SourceRow(line=line, item=None, raw={}, error=error)
                 continue
             line, last_line = last_line + 1, reader.line_num
             if not cells:
                 continue  # a blank line
             if len(cells) != len(header):
-                message = f"The row has {len(cells)} columns; the header has {len(header)}."
-                yield SourceRow(line, None, cells, FieldError("InvalidRow", message), header)
+                error = FieldError("InvalidRow", f"The row has {len(cells)} columns; the header has {len(header)}.")
+                yield SourceRow(line=line, item=None, raw=cells, error=error, columns=header)
                 continue
             bad = _undecodable_column(cells)
             if bad is not None:
                 column = header[bad]
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
-                yield SourceRow(line, None, cells, FieldError("InvalidEncoding", message, field=column), header)
+                error = FieldError("InvalidEncoding", message, field=column)
+                yield SourceRow(line=line, item=None, raw=cells, error=error, columns=header)
                 continue
-            yield SourceRow(line, to_item(cells if every_column else [cells[i] for i in keep]), cells, None, header)
+            item = to_item(cells if every_column else [cells[i] for i in keep])
+            yield SourceRow(line=line, item=item, raw=cells, columns=header)
 
     def _json_rows(self) -> Iterator[SourceRow]:
         position = 0
         try:
             for position, item in enumerate(ijson.items(self._stream, "item", use_float=True), start=1):
-                yield SourceRow(position, _unwrap(item), item)
+                yield SourceRow(line=position, item=_unwrap(item), raw=item)
         except ijson.JSONError as exc:
             raise ImportFileError(f"the JSON array cannot be read after item {position}: {exc}") from None
 
@@ -319,15 +331,15 @@ class CustomerFile:
             except UnicodeDecodeError:
                 raw = line.decode("utf-8", errors="replace").rstrip("\r\n")
                 error = FieldError("InvalidEncoding", "The line is not valid UTF-8; save the file as UTF-8.")
-                yield SourceRow(line_number, None, raw, error)
+                yield SourceRow(line=line_number, item=None, raw=raw, error=error)
                 continue
             try:
                 item = orjson.loads(text.removeprefix("\ufeff"))
             except orjson.JSONDecodeError as exc:
                 error = FieldError("InvalidJsonInput", f"The line is not valid JSON: {exc}.")
-                yield SourceRow(line_number, None, text.rstrip("\r\n"), error)
+                yield SourceRow(line=line_number, item=None, raw=text.rstrip("\r\n"), error=error)
                 continue
-            yield SourceRow(line_number, _unwrap(item), item)
+            yield SourceRow(line=line_number, item=_unwrap(item), raw=item)
 
 
 def _unwrap(item: Any) -> Any:

@@ -297,19 +297,19 @@ def test_parallel_jobs_on_postgresql(store_a, tmp_path):
 
 
 def test_batches_expect_new_customers_until_one_meets_an_existing(store_a, tmp_path, monkeypatch):
-    from customers.management.commands import import_customers
+    from customers.services import imports
 
     customer_create(store=store_a, data={"id": "x-4", "email": "x4@example.com"})
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(json.dumps({"id": f"x-{i}", "email": f"x{i}@example.com"}) for i in range(9)) + "\n")
     seen = []
-    real_write = import_customers.customers_bulk_write
+    real_write = imports.customers_bulk_write
 
     def recording_write(**kwargs):
         seen.append(kwargs["expect_new"])
         return real_write(**kwargs)
 
-    monkeypatch.setattr(import_customers, "customers_bulk_write", recording_write)
+    monkeypatch.setattr(imports, "customers_bulk_write", recording_write)
     out, _ = run_import(path, "--no-progress", "--batch-size", "3", "--jobs", "1", "--on-conflict", "skip")
     assert "created: 8, updated: 0, skipped: 1, failed: 0" in out
     assert seen == [True, True, False]  # the second batch met x-4: the third looks first
