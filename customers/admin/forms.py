@@ -1,4 +1,4 @@
-"""Forms and list filters of the customers admin.
+"""Forms of the customers admin.
 
 Edits in the admin follow the API's rules: the customer form runs `customers.validation.clean_customer`
 on what changed (email, phone to E.164, tags, ...), checks uniqueness in the store like the API, and
@@ -8,8 +8,6 @@ refuses a save over a newer version. The address formset keeps the one-default r
 import functools
 
 from django import forms
-from django.contrib import admin
-from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
@@ -192,64 +190,3 @@ class AddressFormSet(BaseInlineFormSet):
             if chosen.instance.pk:
                 Address.objects.filter(pk=chosen.instance.pk).update(is_default=True)
         return saved
-
-
-class DeletedFilter(admin.SimpleListFilter):
-    """Live customers by default; deleted ones on request (to see or restore them)."""
-
-    title = "deleted"
-    parameter_name = "deleted"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Deleted"), ("all", "Live and deleted")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "yes":
-            return queryset.filter(deleted_at__isnull=False)
-        if value == "all":
-            return queryset
-        return queryset.filter(deleted_at__isnull=True)
-
-    def choices(self, changelist):
-        yield {
-            "selected": self.value() is None,
-            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
-            "display": "Live",
-        }
-        for lookup, title in self.lookup_choices:
-            yield {
-                "selected": self.value() == lookup,
-                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
-                "display": title,
-            }
-
-
-class TagFilter(admin.SimpleListFilter):
-    """A text box: the customers having this tag (whole tag, any case)."""
-
-    title = "tag"
-    parameter_name = "tag"
-    template = "admin/customers/text_filter.html"
-
-    def lookups(self, request, model_admin):
-        return [("", "")]  # the template renders a text box, not these
-
-    def queryset(self, request, queryset):
-        tag = (self.value() or "").strip()
-        if not tag:
-            return queryset
-        return queryset.filter(
-            Q(tags__iexact=tag)
-            | Q(tags__istartswith=f"{tag}, ")
-            | Q(tags__iendswith=f", {tag}")
-            | Q(tags__icontains=f", {tag}, ")
-        )
-
-    def choices(self, changelist):
-        yield {
-            "value": self.value() or "",
-            "parameter_name": self.parameter_name,
-            "hidden": [(k, v) for k, v in changelist.params.items() if k != self.parameter_name],
-            "clear_query_string": changelist.get_query_string(remove=[self.parameter_name]),
-        }
