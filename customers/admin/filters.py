@@ -1,7 +1,8 @@
 """The customer change list's own filters, and change lists that read fewer query parameters."""
 
 from django.contrib import admin
-from django.db.models import Q
+
+from customers.filters import tag_condition
 
 
 class DeletedFilter(admin.SimpleListFilter):
@@ -36,7 +37,7 @@ class DeletedFilter(admin.SimpleListFilter):
 
 
 class TagFilter(admin.SimpleListFilter):
-    """A text box: the customers having this tag (whole tag, any case)."""
+    """A text box: the customers having this tag (whole tag, any case), as the API's `tag` filter."""
 
     title = "tag"
     parameter_name = "tag"
@@ -49,12 +50,7 @@ class TagFilter(admin.SimpleListFilter):
         tag = (self.value() or "").strip()
         if not tag:
             return queryset
-        return queryset.filter(
-            Q(tags__iexact=tag)
-            | Q(tags__istartswith=f"{tag}, ")
-            | Q(tags__iendswith=f", {tag}")
-            | Q(tags__icontains=f", {tag}, ")
-        )
+        return queryset.filter(tag_condition(tag))
 
     def choices(self, changelist):
         yield {
