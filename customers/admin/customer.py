@@ -1,25 +1,34 @@
-"""The customers of the staff's stores: list, search, change page.
+"""The customers of the staff's stores: list, search, change page; writes through the services.
 
-Scoping is tenants.admin_mixins.StoreScopedAdminMixin's; every change is written to the admin's
-history (LogEntry) under the customer's name, which holds no email or phone.
+The add and change forms write through `customer_create` / `customer_update` (customers.admin.forms),
+as the API does; a refused save shows the page again with the refusal on its fields. Scoping is
+tenants.admin_mixins.StoreScopedAdminMixin's; every change is written to the admin's history
+(LogEntry) under the customer's name, which holds no email or phone.
 """
 
 import uuid
 
 from django.contrib import admin
-from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from customers.admin.actions import AccountActionsMixin
 from customers.admin.filters import DeletedFilter, TagFilter, changelist_sorting_only_by
-from customers.admin.forms import CustomerAdminForm
+from customers.admin.forms import (
+    AddressFormSet,
+    CustomerAdminForm,
+    WriteRefused,
+    refusal_of,
+    refusal_shown_on,
+    show_refusal_on,
+    with_refusal,
+)
 from customers.admin.inlines import AddressInline
+from customers.errors import ApiError
 from customers.models import Customer
-from customers.services.orders import assign_unowned_orders_and_wishlists
-from customers.validation import normalize_phone
+from customers.validation import WRITABLE_MODEL_FIELDS, normalize_phone
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin, staff_store_ids, staff_stores
 from twc.admin_pagination import EstimatedCountPaginator
 
@@ -193,6 +202,9 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         fields = list(super().get_readonly_fields(request, obj))
         if obj is not None:
             fields += ["store", "state"]  # the state changes through the account actions only
+        if obj is not None and obj.deleted_at is not None:
+            # The services write live customers only: a deleted one is restored before it is edited.
+            fields += [name for name in WRITABLE_MODEL_FIELDS if name not in fields]
         return fields
 
     @admin.display(description="password")
@@ -274,23 +286,25 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         ]
         return _table(rows, ("wishlist", "items", "created"))
 
-    # --- saving: the API's rules and a version bump -------------------------------------------
+    # --- saving: through the services ---------------------------------------------------------
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        return with_refusal(super().get_form(request, obj, change, **kwargs), refusal_shown_on(request))
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except WriteRefused as refused:
+            # The service refused the save, and the view's transaction is rolled back: the same
+            # POST is shown again, its forms adding the refusal as errors on the fields it names.
+            show_refusal_on(request, refused.refusal)
+            return super().changeform_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
-        now = timezone.now()
-        if not change:
-            obj.created_at = obj.updated_at = now
-            obj.version = 1
-            obj.ref = obj.ref or str(obj.twc_customer_id)
-            obj.currency = obj.currency or obj.store.currency
-            with transaction.atomic():
-                obj.save(force_insert=True)
-                assign_unowned_orders_and_wishlists(customers=[obj])
-            return
-        obj.save()
+        """Nothing here: save_related writes the customer with its addresses, in one service call."""
 
     def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if change and (form.has_changed() or any(formset.has_changed() for formset in formsets)):
-            now = timezone.now()
-            Customer.objects.filter(pk=form.instance.pk).update(version=F("version") + 1, updated_at=now)
-            form.instance.refresh_from_db(fields=["version", "updated_at"])
+        addresses = next((formset for formset in formsets if isinstance(formset, AddressFormSet)), None)
+        try:
+            form.write(addresses=addresses)
+        except ApiError as exc:
+            raise WriteRefused(refusal_of(exc)) from exc

@@ -1,31 +1,99 @@
-"""Forms of the customers admin.
+"""The customer admin's forms: what staff typed, in the API's field names, written by the API's services.
 
-Edits in the admin follow the API's rules: the customer form runs `customers.validation.clean_customer`
-on what changed (email, phone to E.164, tags, ...), checks uniqueness in the store like the API, and
-refuses a save over a newer version. The address formset keeps the one-default rule as a form error.
+The customer form and the address formset only read their fields; `CustomerAdminForm.write` sends
+them to `customer_create` / `customer_update` (with the version the page was opened at, and the
+inline's addresses), so normalisation, defaults, uniqueness, the version check and the one-default
+rule are the services' alone. A refusal (ApiError) is shown as errors on the fields it names:
+`refusal_of` places each of its entries, and the forms of the page shown again add them in clean().
 """
 
+import datetime as dt
 import functools
+import re
+from dataclasses import dataclass, field
 
 from django import forms
 from django.forms.models import BaseInlineFormSet
-from django.utils import timezone
 
-from customers.errors import ValidationFailed
+from customers.errors import ApiError
 from customers.models import Address, Customer
-from customers.services.customers import apply_marketing_rules
-from customers.validation import (
-    ADDRESS_TEXT_FIELDS,
-    COUNTRY_CODES,
-    TAX_EXEMPTION_CODES,
-    WRITABLE_MODEL_FIELDS,
-    clean_customer,
-)
+from customers.services.customers import customer_create, customer_update
+from customers.validation import ADDRESS_TEXT_FIELDS, TAX_EXEMPTION_CODES, WRITABLE_MODEL_FIELDS
 
-# Form field -> the API field that clean_customer knows it as.
+# Form field -> the API's name for it; the others are named alike.
 API_NAMES = {"ref": "id"}
-VALIDATED_FIELDS = WRITABLE_MODEL_FIELDS
-UNIQUE_FIELDS = (("ref", "ref", "id"), ("email", "email_key", "email"), ("phone", "phone", "phone"))
+FORM_NAMES = {api_name: form_name for form_name, api_name in API_NAMES.items()}
+ADDRESS_FORM_NAMES = {"default": "is_default"}
+# An empty box sends null: the API then assigns the id or the store's currency, or clears the value.
+EMPTY_IS_NULL = frozenset({"ref", "email", "phone", "marketing_opt_in_level", "multipass_identifier", "currency"})
+
+STALE_MESSAGE = (
+    "Someone changed this customer while you were editing it. Reload the page to see the changes, then edit again."
+)
+GONE_MESSAGE = "This customer was deleted while you were editing it."
+_ADDRESS_FIELD = re.compile(r"addresses\[(\d+)\](?:\.(\w+))?")
+
+
+@dataclass
+class Refusal:
+    """A service's refusal of a save, split by where the page shows each entry."""
+
+    # (form field, or None for the form as a whole, message)
+    customer: list[tuple[str | None, str]] = field(default_factory=list)
+    # index in the addresses sent -> (address form field, or None, message)
+    addresses: dict[int, list[tuple[str | None, str]]] = field(default_factory=dict)
+    # about the address list as a whole (at most one default, too many)
+    address_list: list[str] = field(default_factory=list)
+
+
+class WriteRefused(Exception):
+    """The service refused the admin's save; nothing was written."""
+
+    def __init__(self, refusal: Refusal):
+        self.refusal = refusal
+        super().__init__(refusal)
+
+
+def refusal_of(exc: ApiError) -> Refusal:
+    refusal = Refusal()
+    for error in exc.errors:
+        if error.code == "ConcurrentModification":
+            refusal.customer.append((None, STALE_MESSAGE))
+        elif error.code == "ResourceNotFound":
+            refusal.customer.append((None, GONE_MESSAGE))
+        elif error.field == "addresses":
+            refusal.address_list.append(error.message)
+        elif error.field and (match := _ADDRESS_FIELD.fullmatch(error.field)):
+            index, name = int(match[1]), match[2]
+            name = ADDRESS_FORM_NAMES.get(name, name)
+            refusal.addresses.setdefault(index, []).append((name, error.message))
+        else:
+            refusal.customer.append((FORM_NAMES.get(error.field, error.field), error.message))
+    return refusal
+
+
+def show_refusal_on(request, refusal: Refusal) -> None:
+    """Have the page that `request` shows again display `refusal` (see CustomerAdmin.changeform_view)."""
+    request.customer_write_refusal = refusal
+
+
+def refusal_shown_on(request) -> Refusal | None:
+    return getattr(request, "customer_write_refusal", None)
+
+
+def with_refusal(form_class: type, refusal: Refusal | None) -> type:
+    """`form_class` showing `refusal` as its errors (for the page shown again after a refused save)."""
+    if refusal is None:
+        return form_class
+    return type(form_class.__name__, (form_class,), {"refusal": refusal})
+
+
+def _api_value(name: str, value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if name in EMPTY_IS_NULL and not value:
+        return None
+    return value
 
 
 class CustomerAdminForm(forms.ModelForm):
@@ -34,12 +102,14 @@ class CustomerAdminForm(forms.ModelForm):
         required=False,
         widget=forms.SelectMultiple(attrs={"size": 6}),
     )
-    # The version the page was opened at: a save over a newer version is refused.
+    # The version the page was opened at: the service refuses a save over a newer one.
     loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    refusal: Refusal | None = None
 
     class Meta:
         model = Customer
-        fields = ("store", *VALIDATED_FIELDS)
+        fields = ("store", *WRITABLE_MODEL_FIELDS)
         widgets = {"tags": forms.TextInput(attrs={"size": 80})}
         help_texts = {
             "phone": "Any dialable format; national numbers are read in the store's country. Stored in E.164.",
@@ -49,95 +119,22 @@ class CustomerAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if "ref" in self.fields:
-            self.fields["ref"].required = False
-        if "currency" in self.fields:
-            self.fields["currency"].required = False
+        for name in ("ref", "currency"):  # left empty, the service fills them in
+            if name in self.fields:
+                self.fields[name].required = False
         if self.instance.pk:
             self.fields["loaded_version"].initial = self.instance.version
 
-    def _store(self):
-        if self.instance.pk:
-            return self.instance.store
-        return self.cleaned_data.get("store")
-
-    def _api_data(self, adding: bool) -> dict:
-        """The sent fields in the API's form, for clean_customer."""
-        names = [name for name in VALIDATED_FIELDS if name in self.fields]
-        if not adding:
-            names = [name for name in names if name in self.changed_data]
-        data = {}
-        for name in names:
-            value = self.cleaned_data.get(name)
-            if name == "accepts_marketing_updated_at" and value is not None:
-                value = value.isoformat()
-            if name in ("email", "phone", "marketing_opt_in_level", "multipass_identifier", "currency") and not value:
-                value = None
-            if name == "ref" and not value:
-                if not adding:
-                    self.add_error("ref", "The id cannot be empty.")
-                continue
-            data[API_NAMES.get(name, name)] = value
-        return data
-
     def clean(self):
         cleaned_data = super().clean()
-        store = self._store()
-        if store is None:
-            return cleaned_data
-        adding = self.instance.pk is None
-        if not adding:
-            current = Customer.objects.filter(pk=self.instance.pk).values_list("version", flat=True).first()
-            loaded = cleaned_data.get("loaded_version")
-            if loaded is not None and current != loaded:
-                raise forms.ValidationError(
-                    f"Someone changed this customer while you were editing it (version {loaded} -> {current}). "
-                    "Reload the page to see the changes, then edit again.",
-                    code="stale",
-                )
-        data = self._api_data(adding)
-        try:
-            values = clean_customer(data, store=store, partial=not adding)
-        except ValidationFailed as exc:
-            for error in exc.errors:
-                field = {"id": "ref"}.get(error.field, error.field)
-                self.add_error(field if field in self.fields else None, error.message)
-            return cleaned_data
-        self.instance.email_key = values.pop("email_key", self.instance.email_key)
-        cleaned_data.update(values)
-        self._check_unique(store, values)
-        marketing = {
-            "accepts_marketing": cleaned_data.get("accepts_marketing", False),
-            "marketing_opt_in_level": cleaned_data.get("marketing_opt_in_level"),
-        }
-        apply_marketing_rules(
-            marketing,
-            previous_accepts=None if adding else self.instance.accepts_marketing,
-            sent={k: True for k in values},
-            now=timezone.now(),
-        )
-        cleaned_data.update(marketing)
-        if not cleaned_data.get("currency"):
-            cleaned_data["currency"] = store.currency
+        if self.refusal is not None:
+            for name, message in self.refusal.customer:
+                self.add_error(name if name in self.fields else None, message)
         return cleaned_data
 
-    def _check_unique(self, store, values: dict) -> None:
-        others = Customer.objects.for_store(store)
-        if self.instance.pk:
-            others = others.exclude(pk=self.instance.pk)
-        key_of = {"ref": values.get("ref"), "email_key": self.instance.email_key, "phone": values.get("phone")}
-        for form_field, column, label in UNIQUE_FIELDS:
-            value = key_of[column]
-            if (
-                value
-                and (form_field in values or self.instance.pk is None)
-                and others.filter(**{column: value}).exists()
-            ):
-                self.add_error(form_field, f"Another customer of this store already has this {label}.")
-
     def _post_clean(self):
-        # The per-store uniqueness is checked in clean() with the API's messages; the model's own
-        # constraint check would repeat it as "Constraint ... is violated".
+        # Uniqueness is the service's (the database's constraints, with the API's messages); the
+        # model's own constraint check would be a second, racy one ("Constraint ... is violated").
         full_clean = self.instance.full_clean
         self.instance.full_clean = functools.partial(full_clean, validate_constraints=False)
         try:
@@ -145,48 +142,109 @@ class CustomerAdminForm(forms.ModelForm):
         finally:
             del self.instance.full_clean
 
+    def api_data(self, *, changed_only: bool) -> dict:
+        """The customer's fields as the API receives them (all of them, or the changed ones)."""
+        names = [name for name in WRITABLE_MODEL_FIELDS if name in self.fields]
+        if changed_only:
+            names = [name for name in names if name in self.changed_data]
+        return {API_NAMES.get(name, name): _api_value(name, self.cleaned_data.get(name)) for name in names}
+
+    def write(self, *, addresses: "AddressFormSet | None") -> None:
+        """Create or update the customer with the inline's addresses, through the API's services.
+
+        Afterwards `self.instance` is the customer as saved. Raises ApiError when the service refuses.
+        """
+        adding = self.instance.pk is None
+        sent_addresses = None
+        if addresses is not None and (adding or addresses.has_changed()):
+            sent_addresses = addresses.api_addresses()
+        data = self.api_data(changed_only=not adding)
+        if sent_addresses is not None:
+            data["addresses"] = sent_addresses
+        if adding:
+            customer, saved_addresses = customer_create(store=self.cleaned_data["store"], data=data)
+        elif self.instance.deleted_at is None:  # a deleted customer's page is read-only
+            # Even without a change: a save over a newer version is refused, as the page promised.
+            # Named by twc_customer_id, which no edit changes (this very save may rename the id).
+            customer, saved_addresses = customer_update(
+                store=self.instance.store,
+                ref=str(self.instance.twc_customer_id),
+                data=data,
+                expected_version=self.cleaned_data.get("loaded_version"),
+            )
+        else:
+            customer, saved_addresses = None, []
+        if customer is not None:
+            for model_field in Customer._meta.concrete_fields:
+                setattr(self.instance, model_field.attname, getattr(customer, model_field.attname))
+            self.instance._state.adding = False
+        if addresses is not None:
+            addresses.record_saved(None if sent_addresses is None else saved_addresses)
+
 
 class AddressForm(forms.ModelForm):
     class Meta:
         model = Address
         fields = (*ADDRESS_TEXT_FIELDS, "is_default")
 
-    def clean_country_code(self):
-        code = (self.cleaned_data.get("country_code") or "").strip().upper()
-        if code and code not in COUNTRY_CODES:
-            raise forms.ValidationError("An ISO 3166-1 alpha-2 code, such as CA.")
-        return code
+    def api_address(self) -> dict:
+        """The address as the API receives it; an address already saved keeps its id."""
+        address = {name: self.cleaned_data.get(name, "") for name in ADDRESS_TEXT_FIELDS}
+        address["default"] = bool(self.cleaned_data.get("is_default"))
+        if self.instance.pk is not None:
+            address["id"] = self.instance.pk
+        return address
 
 
 class AddressFormSet(BaseInlineFormSet):
-    """At most one default address (a form error, not an IntegrityError); the first one when none is."""
+    """The customer's addresses, sent whole with the customer (the API's replace, ids kept).
 
-    def _kept_forms(self):
+    Never saved by itself: the one-default rule (the first one when none is) is the service's.
+    """
+
+    refusal: Refusal | None = None
+
+    def sent_forms(self) -> list[AddressForm]:
+        """The forms whose addresses are sent, in order: the kept ones and the filled-in new ones."""
         return [
             form
             for form in self.forms
-            if form.is_valid() and form.cleaned_data and not form.cleaned_data.get("DELETE", False)
+            if hasattr(form, "cleaned_data")
+            and not self._should_delete_form(form)
+            and (form.instance.pk is not None or form.has_changed())
         ]
+
+    def api_addresses(self) -> list[dict]:
+        return [form.api_address() for form in self.sent_forms()]
 
     def clean(self):
         super().clean()
-        if any(self.errors):
+        if self.refusal is None or any(self.errors):
             return
-        defaults = [form for form in self._kept_forms() if form.cleaned_data.get("is_default")]
-        if len(defaults) > 1:
-            raise forms.ValidationError("At most one address can be the default.")
+        sent = self.sent_forms()
+        misplaced = list(self.refusal.address_list)
+        for index, errors in self.refusal.addresses.items():
+            for name, message in errors:
+                if index < len(sent):
+                    sent[index].add_error(name if name in sent[index].fields else None, message)
+                else:
+                    misplaced.append(message)
+        if misplaced:
+            raise forms.ValidationError(misplaced)
 
-    def save(self, commit=True):
-        kept = self._kept_forms()
-        chosen = next((form for form in kept if form.cleaned_data.get("is_default")), kept[0] if kept else None)
-        # Clear every default first, so that moving it between two addresses never holds two at once.
-        if self.instance.pk:
-            Address.objects.filter(customer=self.instance, is_default=True).update(is_default=False)
-        for form in kept:
-            form.instance.is_default = False
-        saved = super().save(commit=commit)
-        if chosen is not None:
-            chosen.instance.is_default = True
-            if chosen.instance.pk:
-                Address.objects.filter(pk=chosen.instance.pk).update(is_default=True)
-        return saved
+    def record_saved(self, saved: list[Address] | None) -> None:
+        """What Django's history message reads from a saved formset (this one's save() never runs).
+
+        `saved` is the customer's addresses after the write, or None when none were sent.
+        """
+        self.new_objects, self.changed_objects, self.deleted_objects = [], [], []
+        if saved is None:
+            return
+        initial = [form for form in self.initial_forms if form.instance.pk is not None]
+        initial_ids = {form.instance.pk for form in initial}
+        sent = set(self.sent_forms())
+        self.new_objects = [address for address in saved if address.pk not in initial_ids]
+        self.changed_objects = [
+            (form.instance, form.changed_data) for form in initial if form in sent and form.has_changed()
+        ]
+        self.deleted_objects = [form.instance for form in initial if form not in sent]
