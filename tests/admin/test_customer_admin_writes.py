@@ -245,3 +245,13 @@ def test_the_tag_filter_is_the_apis(admin_a, shop, store_a):
     assert listed == {"a-1", "tagged"}
     listed = {c.ref for c in admin_a.get(CHANGELIST + "?tag=vip-GOLD").context["cl"].result_list}
     assert listed == {"tagged"}
+
+
+def test_save_and_continue_goes_to_the_new_customers_page(admin_a, shop, store_a):
+    data = add_data(store_a, email="continued@example.com", _continue="Save and continue editing")
+    data.pop("_save")
+    response = admin_a.post(f"{CHANGELIST}add/", data)
+    created = Customer.objects.get(email_key="continued@example.com")
+    assert (response.status_code, response["Location"]) == (302, f"{CHANGELIST}{created.pk}/change/")
+    page = admin_a.get(response["Location"])
+    assert page.context["adminform"].form["loaded_version"].value() == 1
