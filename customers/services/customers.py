@@ -170,12 +170,18 @@ def put_changes(
 
 
 def customer_update(
-    *, store: Store, data: Any, ref: str | None = None, if_match: str | None = None
+    *,
+    store: Store,
+    data: Any,
+    ref: str | None = None,
+    if_match: str | None = None,
+    expected_version: int | None = None,
 ) -> tuple[Customer, list[Address]]:
     """Update the customer named by `ref` (a path) or by the body's `id`/`twc_customer_id`.
 
-    Fields the body leaves out keep their values. With a version (body or If-Match) the update
-    applies only to that version; without one it is applied to whatever is current.
+    Fields the body leaves out keep their values. With a version the update applies only to that
+    version; without one it is applied to whatever is current. The version is `expected_version`
+    (the one a caller read, such as the admin's form), else the body's `version`, else If-Match.
     """
     if not isinstance(data, dict):
         raise ValidationFailed(FieldError("InvalidJsonInput", "A customer must be a JSON object."))
@@ -187,9 +193,9 @@ def customer_update(
     cleaned = clean_customer(data, store=store, partial=True)
     if ref is None:
         cleaned.pop("ref", None)  # the body's id names the customer; it does not rename it
-    expected_version = cleaned.pop("_version", None)
+    sent_version = cleaned.pop("_version", None)
     if expected_version is None:
-        expected_version = parse_if_match(if_match)
+        expected_version = sent_version if sent_version is not None else parse_if_match(if_match)
     addresses = cleaned.pop("_addresses", None)
 
     for _attempt in range(UPDATE_ATTEMPTS):
