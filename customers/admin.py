@@ -20,7 +20,6 @@ from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
 from customers.admin_forms import AddressForm, AddressFormSet, CustomerAdminForm, DeletedFilter, TagFilter
-from customers.errors import ApiError
 from customers.models import Address, Customer, Order, Wishlist
 from customers.services.customers import customer_soft_delete
 from customers.services.erasure import customer_erase
@@ -29,6 +28,7 @@ from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.validation import normalize_phone
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin, staff_store_ids, staff_stores
 from twc.admin_pagination import EstimatedCountPaginator
+from twc.api.errors import ApiError
 
 admin.site.site_header = "TWC Customers"
 admin.site.site_title = "TWC Customers admin"

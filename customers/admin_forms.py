@@ -13,7 +13,6 @@ from django.db.models import Q
 from django.forms.models import BaseInlineFormSet
 from django.utils import timezone
 
-from customers.errors import ValidationFailed
 from customers.models import Address, Customer
 from customers.services.customers import apply_marketing_rules
 from customers.validation import (
@@ -23,6 +22,7 @@ from customers.validation import (
     WRITABLE_MODEL_FIELDS,
     clean_customer,
 )
+from twc.api.errors import ValidationFailed
 
 # Form field -> the API field that clean_customer knows it as.
 API_NAMES = {"ref": "id"}

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from customers.errors import ApiError, FieldError, ValidationFailed, duplicate_field, invalid_field, required_field
+from customers.errors import customer_changing_too_fast, customer_duplicate_entry, email_or_phone_required_entry
 from customers.models import Address, Customer
 from customers.selectors import customers_holding_keys
 from customers.services.customers import new_address_values, new_customer_values, put_changes
@@ -29,6 +29,15 @@ from customers.services.pg_copy import copy_rows
 from customers.uuids import new_uuid_text
 from customers.validation import WRITABLE_MODEL_FIELDS, clean_customer
 from tenants.models import Store
+from twc.api.errors import (
+    ApiError,
+    ErrorCode,
+    FieldError,
+    ValidationFailed,
+    duplicate_field_entry,
+    invalid_field,
+    payload_too_large,
+)
 
 ON_CONFLICT_MODES = ("error", "skip", "update")
 UNIQUE_FIELDS = (("id", "ref"), ("email", "email_key"), ("phone", "phone"))
@@ -107,12 +116,12 @@ def _outcome(index: int, status: str, customer: Customer | dict) -> dict:
 
 def _duplicate(field_name: str, cleaned: dict) -> FieldError:
     value = cleaned.get("email") if field_name == "email" else cleaned.get(dict(UNIQUE_FIELDS)[field_name])
-    return duplicate_field(field_name, value).errors[0]
+    return customer_duplicate_entry(field_name, value)
 
 
 def check_on_conflict(on_conflict: str) -> str:
     if on_conflict not in ON_CONFLICT_MODES:
-        raise ValidationFailed(invalid_field("on_conflict", "'on_conflict' must be one of: error, skip, update."))
+        raise invalid_field("on_conflict", "'on_conflict' must be one of: error, skip, update.")
     return on_conflict
 
 
@@ -120,10 +129,7 @@ def customers_upload(*, store: Store, items: list[Any], on_conflict: str = "erro
     """POST /api/upload-customers: at most UPLOAD_MAX_ITEMS items, one result per item, in order."""
     check_on_conflict(on_conflict)
     if len(items) > settings.UPLOAD_MAX_ITEMS:
-        raise ApiError(
-            FieldError("PayloadTooLarge", f"An upload takes at most {settings.UPLOAD_MAX_ITEMS} customers."),
-            status=413,
-        )
+        raise payload_too_large(f"An upload takes at most {settings.UPLOAD_MAX_ITEMS} customers.")
     return customers_bulk_write(store=store, items=items, on_conflict=on_conflict)
 
 
@@ -240,14 +246,14 @@ def _plan_and_write(
             error = (
                 _duplicate(field_name, item.cleaned)
                 if field_name
-                else FieldError("InvalidOperation", "The database refused this customer.")
+                else FieldError(ErrorCode.INVALID_OPERATION, "The database refused this customer.")
             )
             results[item.index] = _failure(item.index, [error])
         except (LostRace, OperationalError) as exc:
             if isinstance(exc, OperationalError) and not _deadlock(exc):
                 raise
             _claim(item.cleaned, claimed, release=True)
-            error = FieldError("ConcurrentModification", "The customer is changing too fast; retry.")
+            error = customer_changing_too_fast().errors[0]
             results[item.index] = _failure(item.index, [error])
         else:
             _record(plan, results)
@@ -297,9 +303,7 @@ def _plan(
         if not matches:
             if not item.cleaned.get("email") and not item.cleaned.get("phone"):
                 # Only the update mode gets here (partial rules): a create needs an email or a phone.
-                plan.results[item.index] = _failure(
-                    item.index, [required_field("email", "A customer needs an 'email' or a 'phone'.")]
-                )
+                plan.results[item.index] = _failure(item.index, [email_or_phone_required_entry()])
             else:
                 values = new_customer_values(
                     store=store, cleaned=item.cleaned, now=now, twc_customer_id=new_uuid_text()
@@ -344,7 +348,7 @@ def _update_target(item: Item, matches: list[tuple[str, Customer]]) -> tuple[Cus
                 f"by {name}: it cannot update both."
             )
             value = item.cleaned.get("email") if name == "email" else item.cleaned.get(dict(UNIQUE_FIELDS)[name])
-            return None, FieldError("DuplicateField", message, field=name, duplicate_value=value)
+            return None, duplicate_field_entry(name, value, message)
     return target, None
 
 

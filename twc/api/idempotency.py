@@ -25,8 +25,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from customers.errors import ApiError, FieldError, invalid_field
 from tenants.authentication import resolve_store_token
+from twc.api.errors import idempotency_key_in_progress, idempotency_key_reused, invalid_field, service_unavailable
 from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import IdempotencyRecord
 from twc.api.shared_state import redis_client, redis_key, use_redis
@@ -187,10 +187,6 @@ def replay(stored: Stored) -> HttpResponse:
     return response
 
 
-def conflict(code: str, status: int, message: str, headers: dict | None = None) -> HttpResponse:
-    return json_error_response(ApiError(FieldError(code, message), status=status, headers=headers))
-
-
 class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -202,7 +198,7 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if not _KEY_PATTERN.fullmatch(key):
             return json_error_response(
-                ApiError(invalid_field(HEADER, f"'{HEADER}' must be 1 to 255 printable ASCII characters."))
+                invalid_field(HEADER, f"'{HEADER}' must be 1 to 255 printable ASCII characters.")
             )
         token = getattr(request, "store_token", None) or resolve_store_token(request)
         if token is None:
@@ -212,22 +208,18 @@ class IdempotencyMiddleware:
         try:
             claim = (_redis_begin if use_redis() else _database_begin)(store_id, key, fingerprint)
         except redis.RedisError:
-            return conflict(
-                "ServiceUnavailable",
-                503,
-                "Idempotency keys cannot be checked right now; retry later.",
-                {"Retry-After": "5"},
-            )
+            outage = service_unavailable("Idempotency keys cannot be checked right now; retry later.")
+            return json_error_response(outage)
         if claim.outcome == "replay":
             return replay(claim.stored)
         if claim.outcome == "mismatch":
-            return conflict("IdempotencyKeyReused", 422, f"This {HEADER} was already used with a different request.")
+            reused = idempotency_key_reused(f"This {HEADER} was already used with a different request.")
+            return json_error_response(reused)
         if claim.outcome == "running":
-            return conflict(
-                "IdempotencyKeyInProgress",
-                409,
-                f"A request with this {HEADER} is still running; retry later.",
-                {"Retry-After": "1"},
+            return json_error_response(
+                idempotency_key_in_progress(
+                    f"A request with this {HEADER} is still running; retry later.", retry_after=1
+                )
             )
 
         stored = None

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
-from customers.errors import ApiError, FieldError
 from tenants.authentication import resolve_store_token
+from twc.api.errors import too_many_requests
 from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import RateLimitBucket
 from twc.api.shared_state import redis_client, redis_key, use_redis
@@ -118,14 +118,8 @@ def application_limits(store) -> tuple[float, int]:
     return float(rate), int(burst)
 
 
-def too_many_requests(decision: Decision):
-    return json_error_response(
-        ApiError(
-            FieldError("TooManyRequests", f"Too many requests; retry in {decision.retry_after} s."),
-            status=429,
-            headers=decision.headers(),
-        )
-    )
+def over_the_limit(decision: Decision) -> HttpResponse:
+    return json_error_response(too_many_requests(retry_after=decision.retry_after, headers=decision.headers()))
 
 
 def token_client_id(request) -> str | None:
@@ -166,7 +160,7 @@ class RateLimitMiddleware:
         if decision is None:
             return self.get_response(request)
         if not decision.allowed:
-            return too_many_requests(decision)
+            return over_the_limit(decision)
         response = self.get_response(request)
         for name, value in decision.headers().items():
             response[name] = value

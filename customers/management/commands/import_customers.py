@@ -23,6 +23,7 @@ from tqdm import tqdm
 from customers.importers import ERROR_COLUMNS, FORMATS, CustomerFile, ErrorsFile, ImportFileError
 from customers.services.bulk import ON_CONFLICT_MODES, clean_items, customers_bulk_write
 from tenants.models import Store
+from twc.api.errors import ErrorCode
 from twc.gc_tuning import tune_for_bulk_work
 
 # Rejected rows listed in the summary; the errors file has them all.
@@ -103,7 +104,7 @@ def met_existing_customers(report: dict) -> bool:
     if report["skipped"] or report["updated"]:
         return True
     return any(
-        error.get("code") == "DuplicateField"
+        error.get("code") == ErrorCode.DUPLICATE_FIELD
         for result in report["results"]
         if result["status"] == "failed"
         for error in result["errors"]
