@@ -8,7 +8,8 @@ released so a retry runs afresh): 5xx and 503, and 401/403/429, which depend on 
 credentials or budget rather than on the request.
 
 State is shared by every server process: Redis when `REDIS_URL` is set (SET NX with expiry), else the
-`IdempotencyRecord` table (its unique (store, key) constraint decides who runs first).
+`IdempotencyRecord` table (its unique (store, key) constraint decides who runs first). The store is
+`request.store`, resolved by the store middleware (tenants.middleware.StoreMiddleware) before this one.
 """
 
 import base64
@@ -25,7 +26,6 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from tenants.authentication import resolve_store_token
 from twc.api.errors import idempotency_key_in_progress, idempotency_key_reused, invalid_field, service_unavailable
 from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import IdempotencyRecord
@@ -200,10 +200,10 @@ class IdempotencyMiddleware:
             return json_error_response(
                 invalid_field(HEADER, f"'{HEADER}' must be 1 to 255 printable ASCII characters.")
             )
-        token = getattr(request, "store_token", None) or resolve_store_token(request)
-        if token is None:
+        store = getattr(request, "store", None)
+        if store is None:
             return self.get_response(request)  # the view answers 401
-        store_id = token.application.store_link.store_id
+        store_id = store.pk
         fingerprint = fingerprint_of(request)
         try:
             claim = (_redis_begin if use_redis() else _database_begin)(store_id, key, fingerprint)
