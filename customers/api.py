@@ -17,7 +17,7 @@ from customers.representation import (
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
-from twc.api.errors import invalid_field, invalid_json_input
+from twc.api.errors import ValidationFailed, invalid_field, invalid_json_input, unknown_field_entry
 from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, parse_limit
 
 CUSTOMER_ORDERINGS = orderings(["created_at", "updated_at"], tiebreak="seq")
@@ -193,7 +193,7 @@ class CustomerSendInviteView(APIView):
             raise invalid_json_input("The body must be a JSON object.")
         unknown = [key for key in data if key != "send_email"]
         if unknown:
-            raise invalid_field(str(unknown[0])[:100], f"Unknown field '{str(unknown[0])[:100]}'.")
+            raise ValidationFailed(unknown_field_entry(unknown[0]))
         send_email = data.get("send_email", True)
         if not isinstance(send_email, bool):
             raise invalid_field("send_email", "'send_email' must be true or false.")

@@ -7,6 +7,7 @@ from twc.api.errors import (
     concurrent_modification,
     duplicate_field,
     duplicate_field_entry,
+    invalid_field_entry,
     invalid_json_input,
     not_found,
     required_field_entry,
@@ -40,6 +41,10 @@ def customer_not_an_object() -> ValidationFailed:
 
 def email_or_phone_required_entry() -> FieldError:
     return required_field_entry("email", "A customer needs an 'email' or a 'phone'.")
+
+
+def undialable_phone_entry() -> FieldError:
+    return invalid_field_entry("phone", "'phone' is not a dialable number.")
 
 
 def customer_version_mismatch(expected, current) -> ApiError:

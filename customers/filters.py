@@ -12,6 +12,7 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from customers.errors import undialable_phone_entry
 from customers.models import Customer, CustomerState
 from customers.selectors import customer_find
 from customers.validation import email_key, normalize_phone
@@ -97,7 +98,7 @@ class CustomerFilter(django_filters.FilterSet):
         try:
             phone = normalize_phone(value, self.store.country)
         except ValueError:
-            _fail(name, "'phone' is not a dialable number.")
+            raise ValidationFailed(undialable_phone_entry())
         return queryset.filter(phone=phone)
 
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

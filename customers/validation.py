@@ -20,7 +20,7 @@ from django.utils.dateparse import parse_datetime
 from customers.errors import customer_not_an_object, email_or_phone_required_entry
 from customers.models import CustomerState, MarketingOptInLevel
 from tenants.models import Store
-from twc.api.errors import FieldError, ValidationFailed, invalid_field_entry
+from twc.api.errors import FieldError, ValidationFailed, invalid_field_entry, unknown_field_entry
 
 
 class _EmailValidator(EmailValidator):
@@ -374,7 +374,7 @@ def clean_customer(data: Any, *, store: Store, partial: bool = False) -> dict:
     check = FieldChecker()
     unknown = [key for key in data if key not in KNOWN_FIELDS] if data.keys() - KNOWN_FIELDS else ()
     for key in unknown:
-        check.fail(str(key)[:100], f"Unknown field '{str(key)[:100]}'.")
+        check.errors.append(unknown_field_entry(key))
     cleaned: dict[str, Any] = {}
 
     if "id" in data:

@@ -22,13 +22,19 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.errors import order_duplicate_name
+from customers.errors import order_duplicate_name, undialable_phone_entry
 from customers.models import Customer, Order, Wishlist
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
 from customers.validation import CONTROL_OR_BREAK, CURRENCY_CODES, FieldChecker, email_key, normalize_phone
 from tenants.models import Store
-from twc.api.errors import ValidationFailed, invalid_field, invalid_json_input, required_field_entry
+from twc.api.errors import (
+    ValidationFailed,
+    invalid_field,
+    invalid_json_input,
+    required_field_entry,
+    unknown_field_entry,
+)
 
 MAX_WISHLIST_ITEMS = 1000
 
@@ -169,7 +175,7 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
             try:
                 cleaned["phone"] = normalize_phone(phone, store.country)
             except ValueError:
-                check.fail("phone", "'phone' is not a dialable number.")
+                check.errors.append(undialable_phone_entry())
     customer_ref = data.get("customer_id")
     if customer_ref is not None and (not isinstance(customer_ref, str) or not customer_ref):
         check.fail("customer_id", "'customer_id' must be a customer's id.")
@@ -201,7 +207,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
 def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
     for key in data:
         if key not in allowed:
-            check.fail(str(key)[:100], f"Unknown field '{str(key)[:100]}'.")
+            check.errors.append(unknown_field_entry(key))
 
 
 ORDER_FIELDS = {"name", "email", "phone", "total_price", "currency", "test", "archived", "created_at", "customer_id"}

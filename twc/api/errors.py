@@ -90,6 +90,12 @@ def invalid_field_entry(field_name: str | None, message: str) -> FieldError:
     return FieldError(ErrorCode.INVALID_FIELD, message, field=field_name)
 
 
+def unknown_field_entry(name) -> FieldError:
+    """A field a body must not have (it catches typos); `name` as sent, cut to 100 characters."""
+    shown = str(name)[:100]
+    return invalid_field_entry(shown, f"Unknown field '{shown}'.")
+
+
 def required_field_entry(field_name: str, message: str | None = None) -> FieldError:
     return FieldError(ErrorCode.REQUIRED_FIELD, message or f"'{field_name}' is required.", field=field_name)
 
