@@ -4,7 +4,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers import schema, services
-from customers.errors import FieldError, ValidationFailed, invalid_field
 from customers.filters import FILTER_PARAMS, LIST_PARAMS, check_query_params, filter_customers
 from customers.representation import (
     ADDRESS_DEPENDENT_FIELDS,
@@ -18,6 +17,7 @@ from customers.representation import (
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
+from twc.api.errors import ValidationFailed, invalid_field, invalid_json_input, unknown_field_entry
 from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, parse_limit
 
 CUSTOMER_ORDERINGS = orderings(["created_at", "updated_at"], tiebreak="seq")
@@ -36,14 +36,14 @@ def parse_fields(raw: str | None) -> list[str] | None:
     unknown = [name for name in fields if name not in CUSTOMER_FIELDS]
     if not fields or unknown:
         shown = ", ".join(unknown)[:200]
-        raise ValidationFailed(invalid_field("fields", f"'fields' names unknown or no fields: {shown or raw[:50]}."))
+        raise invalid_field("fields", f"'fields' names unknown or no fields: {shown or raw[:50]}.")
     return fields
 
 
 def parse_ordering(raw: str | None, allowed: dict, default: str):
     ordering = allowed.get(raw or default)
     if ordering is None:
-        raise ValidationFailed(invalid_field("ordering", f"'ordering' must be one of: {', '.join(allowed)}."))
+        raise invalid_field("ordering", f"'ordering' must be one of: {', '.join(allowed)}.")
     return ordering
 
 
@@ -159,9 +159,7 @@ class UploadCustomersView(APIView):
         if isinstance(data, dict) and set(data) == {"customers"}:
             data = data["customers"]
         if not isinstance(data, list):
-            raise ValidationFailed(
-                FieldError("InvalidJsonInput", 'The body must be a JSON array of customers or {"customers": [...]}.')
-            )
+            raise invalid_json_input('The body must be a JSON array of customers or {"customers": [...]}.')
         on_conflict = request.query_params.get("on_conflict", "error")
         report = customers_upload(store=request.store, items=data, on_conflict=on_conflict)
         return Response(report)
@@ -192,17 +190,13 @@ class CustomerSendInviteView(APIView):
     def post(self, request, ref):
         data = request.data if request.data not in (None, "") else {}
         if not isinstance(data, dict):
-            raise ValidationFailed(FieldError("InvalidJsonInput", "The body must be a JSON object."))
+            raise invalid_json_input("The body must be a JSON object.")
         unknown = [key for key in data if key != "send_email"]
         if unknown:
-            raise ValidationFailed(
-                FieldError("InvalidField", f"Unknown field '{str(unknown[0])[:100]}'.", field=str(unknown[0])[:100])
-            )
+            raise ValidationFailed(unknown_field_entry(unknown[0]))
         send_email = data.get("send_email", True)
         if not isinstance(send_email, bool):
-            raise ValidationFailed(
-                FieldError("InvalidField", "'send_email' must be true or false.", field="send_email")
-            )
+            raise invalid_field("send_email", "'send_email' must be true or false.")
         invite = customer_invite(
             store=request.store, customer=customer_get(store=request.store, ref=ref), send_email=send_email
         )

@@ -1,80 +1,58 @@
-"""The contract's error codes, raised by services and turned into responses by twc.api.exceptions."""
+"""The customer app's own errors, built on the contract's vocabulary in twc.api.errors."""
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """One entry of an error response's `errors` list."""
-
-    code: str
-    message: str
-    field: str | None = None
-    duplicate_value: object = None
-
-    def as_dict(self) -> dict:
-        entry = {"code": self.code, "message": self.message}
-        if self.field is not None:
-            entry["field"] = self.field
-        if self.code == "DuplicateField":
-            entry["duplicateValue"] = self.duplicate_value
-        return entry
+from twc.api.errors import (
+    ApiError,
+    FieldError,
+    ValidationFailed,
+    concurrent_modification,
+    duplicate_field,
+    duplicate_field_entry,
+    invalid_field_entry,
+    invalid_json_input,
+    not_found,
+    required_field_entry,
+)
 
 
-class ApiError(Exception):
-    """An error with the contract's shape: a status and one or more entries."""
-
-    status = 400
-
-    def __init__(self, errors: list[FieldError] | FieldError, status: int | None = None, headers: dict | None = None):
-        self.errors = errors if isinstance(errors, list) else [errors]
-        if status is not None:
-            self.status = status
-        self.headers = headers or {}
-        super().__init__(self.errors[0].message)
-
-    @property
-    def message(self) -> str:
-        return self.errors[0].message
+def _duplicate_message(field_name: str) -> str:
+    return f"Another customer of this store already has this {field_name}."
 
 
-class ValidationFailed(ApiError):
-    status = 400
+def customer_duplicate_entry(field_name: str, value) -> FieldError:
+    """DuplicateField: another customer of the store holds this `id`, email or phone."""
+    return duplicate_field_entry(field_name, value, _duplicate_message(field_name))
 
 
-def invalid_field(field_name: str, message: str) -> FieldError:
-    return FieldError("InvalidField", message, field=field_name)
+def customer_duplicate(field_name: str, value) -> ApiError:
+    return duplicate_field(field_name, value, _duplicate_message(field_name))
 
 
-def required_field(field_name: str, message: str | None = None) -> FieldError:
-    return FieldError("RequiredField", message or f"'{field_name}' is required.", field=field_name)
+def order_duplicate_name(name: str) -> ApiError:
+    return duplicate_field("name", name, "Another order of this store already has this name.")
 
 
-def duplicate_field(field_name: str, value) -> ApiError:
-    return ApiError(
-        FieldError(
-            "DuplicateField",
-            f"Another customer of this store already has this {field_name}.",
-            field=field_name,
-            duplicate_value=value,
-        ),
-        status=409,
+def customer_not_found(ref: str) -> ApiError:
+    return not_found(f"Customer '{ref}' was not found.")
+
+
+def customer_not_an_object() -> ValidationFailed:
+    return invalid_json_input("A customer must be a JSON object.")
+
+
+def email_or_phone_required_entry() -> FieldError:
+    return required_field_entry("email", "A customer needs an 'email' or a 'phone'.")
+
+
+def undialable_phone_entry() -> FieldError:
+    return invalid_field_entry("phone", "'phone' is not a dialable number.")
+
+
+def customer_version_mismatch(expected, current) -> ApiError:
+    return concurrent_modification(
+        f"Version mismatch: the request names version {expected}, the customer is at version {current}."
     )
 
 
-def not_found(ref: str, what: str = "Customer") -> ApiError:
-    return ApiError(FieldError("ResourceNotFound", f"{what} '{ref}' was not found."), status=404)
-
-
-def invalid_operation(message: str) -> ApiError:
-    return ApiError(FieldError("InvalidOperation", message), status=409)
-
-
-def concurrent_modification(expected, current) -> ApiError:
-    return ApiError(
-        FieldError(
-            "ConcurrentModification",
-            f"Version mismatch: the request names version {expected}, the customer is at version {current}.",
-        ),
-        status=409,
-    )
+def customer_changing_too_fast() -> ApiError:
+    """An update that lost the race to concurrent writers again and again: the client retries."""
+    return concurrent_modification("The customer is changing too fast; retry.")

@@ -12,10 +12,11 @@ import django_filters
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from customers.errors import FieldError, ValidationFailed, invalid_field
+from customers.errors import undialable_phone_entry
 from customers.models import Customer, CustomerState
 from customers.selectors import customer_find
 from customers.validation import email_key, normalize_phone
+from twc.api.errors import ValidationFailed, invalid_field, invalid_field_entry
 
 MAX_IDS = 250
 MAX_PARAM_LENGTH = 1000
@@ -24,7 +25,7 @@ TRUE_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
 def _fail(name: str, message: str):
-    raise ValidationFailed(invalid_field(name, message))
+    raise invalid_field(name, message)
 
 
 def parse_timestamp(name: str, value: str) -> dt.datetime:
@@ -97,7 +98,7 @@ class CustomerFilter(django_filters.FilterSet):
         try:
             phone = normalize_phone(value, self.store.country)
         except ValueError:
-            _fail(name, "'phone' is not a dialable number.")
+            raise ValidationFailed(undialable_phone_entry())
         return queryset.filter(phone=phone)
 
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
@@ -153,13 +154,13 @@ def check_query_params(query_params, allowed: set[str]) -> None:
     for name, values in query_params.lists():
         shown = name[:100]
         if name not in allowed:
-            errors.append(invalid_field(shown, f"Unknown query parameter '{shown}'."))
+            errors.append(invalid_field_entry(shown, f"Unknown query parameter '{shown}'."))
             continue
         if len(values) > 1:
-            errors.append(invalid_field(shown, f"'{shown}' may be given once."))
+            errors.append(invalid_field_entry(shown, f"'{shown}' may be given once."))
         for value in values:
             if len(value) > MAX_PARAM_LENGTH or _CONTROL.search(value):
-                errors.append(invalid_field(shown, f"'{shown}' is too long or contains control characters."))
+                errors.append(invalid_field_entry(shown, f"'{shown}' is too long or contains control characters."))
     if errors:
         raise ValidationFailed(errors)
 
@@ -170,11 +171,7 @@ def filter_customers(queryset: QuerySet, *, query_params, request) -> QuerySet:
     filterset = CustomerFilter(data=data, queryset=queryset, request=request)
     if not filterset.is_valid():
         raise ValidationFailed(
-            [
-                FieldError("InvalidField", str(message), field=name)
-                for name, ms in filterset.errors.items()
-                for message in ms
-            ]
+            [invalid_field_entry(name, str(message)) for name, ms in filterset.errors.items() for message in ms]
         )
     return filterset.qs
 

@@ -20,7 +20,7 @@ from typing import Any
 import ijson
 import orjson
 
-from customers.errors import FieldError
+from twc.api.errors import ErrorCode, FieldError
 
 FORMATS = ("csv", "json", "jsonl")
 # The errors file of an import leads with these columns; a re-import skips them.
@@ -294,21 +294,23 @@ class CustomerFile:
             except csv.Error as exc:
                 line = last_line + 1
                 last_line = reader.line_num
-                error = FieldError("InvalidRow", f"The row cannot be read as CSV: {exc}.")
+                error = FieldError(ErrorCode.INVALID_ROW, f"The row cannot be read as CSV: {exc}.")
                 yield SourceRow(line=line, item=None, raw={}, error=error)
                 continue
             line, last_line = last_line + 1, reader.line_num
             if not cells:
                 continue  # a blank line
             if len(cells) != len(header):
-                error = FieldError("InvalidRow", f"The row has {len(cells)} columns; the header has {len(header)}.")
+                error = FieldError(
+                    ErrorCode.INVALID_ROW, f"The row has {len(cells)} columns; the header has {len(header)}."
+                )
                 yield SourceRow(line=line, item=None, raw=cells, error=error, columns=header)
                 continue
             bad = _undecodable_column(cells)
             if bad is not None:
                 column = header[bad]
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
-                error = FieldError("InvalidEncoding", message, field=column)
+                error = FieldError(ErrorCode.INVALID_ENCODING, message, field=column)
                 yield SourceRow(line=line, item=None, raw=cells, error=error, columns=header)
                 continue
             item = to_item(cells if every_column else [cells[i] for i in keep])
@@ -330,13 +332,13 @@ class CustomerFile:
                 text = line.decode("utf-8")
             except UnicodeDecodeError:
                 raw = line.decode("utf-8", errors="replace").rstrip("\r\n")
-                error = FieldError("InvalidEncoding", "The line is not valid UTF-8; save the file as UTF-8.")
+                error = FieldError(ErrorCode.INVALID_ENCODING, "The line is not valid UTF-8; save the file as UTF-8.")
                 yield SourceRow(line=line_number, item=None, raw=raw, error=error)
                 continue
             try:
                 item = orjson.loads(text.removeprefix("\ufeff"))
             except orjson.JSONDecodeError as exc:
-                error = FieldError("InvalidJsonInput", f"The line is not valid JSON: {exc}.")
+                error = FieldError(ErrorCode.INVALID_JSON_INPUT, f"The line is not valid JSON: {exc}.")
                 yield SourceRow(line=line_number, item=None, raw=text.rstrip("\r\n"), error=error)
                 continue
             yield SourceRow(line=line_number, item=_unwrap(item), raw=item)

@@ -6,7 +6,7 @@ import uuid
 from django.db import connection, connections
 from django.db.models import Q, QuerySet
 
-from customers.errors import not_found
+from customers.errors import customer_not_found
 from customers.models import Address, Customer, Order
 from customers.validation import CONTROL_OR_BREAK
 
@@ -108,7 +108,7 @@ def customer_get(*, store, ref: str, with_addresses: bool = True) -> Customer:
     """As customer_find, but a missing customer is `404 ResourceNotFound`."""
     customer = customer_find(store=store, ref=ref, with_addresses=with_addresses)
     if customer is None:
-        raise not_found(ref if isinstance(ref, str) else "")
+        raise customer_not_found(ref if isinstance(ref, str) else "")
     return customer
 
 

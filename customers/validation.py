@@ -17,9 +17,10 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import EmailValidator
 from django.utils.dateparse import parse_datetime
 
-from customers.errors import FieldError, ValidationFailed, invalid_field, required_field
+from customers.errors import customer_not_an_object, email_or_phone_required_entry
 from customers.models import CustomerState, MarketingOptInLevel
 from tenants.models import Store
+from twc.api.errors import FieldError, ValidationFailed, invalid_field_entry, unknown_field_entry
 
 
 class _EmailValidator(EmailValidator):
@@ -306,7 +307,7 @@ class FieldChecker:
         self.prefix = prefix
 
     def fail(self, field: str, message: str) -> None:
-        self.errors.append(invalid_field(self.prefix + field, message))
+        self.errors.append(invalid_field_entry(self.prefix + field, message))
 
     def text(self, data: dict, field: str, max_length: int, *, multiline: bool = False, nullable_as: Any = ""):
         value = data[field]
@@ -369,11 +370,11 @@ def clean_customer(data: Any, *, store: Store, partial: bool = False) -> dict:
     `email`, `_addresses` for the address list, `_version` for the optimistic-lock version).
     """
     if not isinstance(data, dict):
-        raise ValidationFailed(FieldError("InvalidJsonInput", "A customer must be a JSON object."))
+        raise customer_not_an_object()
     check = FieldChecker()
     unknown = [key for key in data if key not in KNOWN_FIELDS] if data.keys() - KNOWN_FIELDS else ()
     for key in unknown:
-        check.fail(str(key)[:100], f"Unknown field '{str(key)[:100]}'.")
+        check.errors.append(unknown_field_entry(key))
     cleaned: dict[str, Any] = {}
 
     if "id" in data:
@@ -503,7 +504,7 @@ def clean_customer(data: Any, *, store: Store, partial: bool = False) -> dict:
 
     if not partial and not cleaned.get("email") and not cleaned.get("phone"):
         if not any(e.field in ("email", "phone") for e in check.errors):
-            check.errors.append(required_field("email", "A customer needs an 'email' or a 'phone'."))
+            check.errors.append(email_or_phone_required_entry())
 
     if check.errors:
         raise ValidationFailed(check.errors)

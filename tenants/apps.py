@@ -6,6 +6,7 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from tenants import schema  # noqa: F401  (registers the OpenAPI security scheme)
         from tenants.token_cache import connect_signals
 
         connect_signals()

@@ -1,7 +1,14 @@
-"""The one place an API request gets its store: from the OAuth token's application."""
+"""The one place an API request gets its store: from the OAuth token's application, once per request.
+
+`resolve_store` sets `request.store` and `request.store_token` on the Django request;
+`tenants.middleware.StoreMiddleware` calls it for every /api/ request before the rate limiter and
+the idempotency keys, which only read those attributes, and `StoreTokenAuthentication` hands the
+same result to DRF (`request.auth`, or the 401).
+"""
 
 import hashlib
 
+from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
@@ -16,72 +23,77 @@ def token_checksum(raw_token: str) -> str:
 
 
 def store_of(token: AccessToken):
-    """The store a token acts for (loaded by the select_related above), or None."""
+    """The store a token acts for (loaded by the select_related below), or None."""
     link = getattr(token.application, "store_link", None) if token.application else None
     return link.store if link is not None else None
 
 
+def store_token_of(request: HttpRequest) -> AccessToken | None:
+    """The valid store token a request carries, or None when it carries none.
+
+    Raises AuthenticationFailed, with the 401's message, for a token in the query string (RFC 9700:
+    it would land in access logs), a malformed header, or a token that is unknown, expired, revoked
+    or of no store. A token found valid is cached in the process for TOKEN_CACHE_SECONDS
+    (tenants.token_cache says how revocation is honoured); its expiry is checked every time.
+    """
+    if "access_token" in request.GET:
+        raise AuthenticationFailed("Send the token in the Authorization header, not the query string.")
+    header = get_authorization_header(request).split()
+    if not header:
+        return None
+    if header[0].lower() != b"bearer" or len(header) != 2:
+        raise AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+    try:
+        raw_token = header[1].decode("ascii")
+    except UnicodeDecodeError:
+        raise AuthenticationFailed("The token is invalid.") from None
+    checksum = token_checksum(raw_token)
+    token = token_cache.get(checksum)
+    if token is None:
+        token = (
+            AccessToken.objects.select_related("application__store_link__store").filter(token_checksum=checksum).first()
+        )
+        if token is not None and store_of(token) is not None:
+            token_cache.put(checksum, token)
+    if token is None or token.expires <= timezone.now():
+        raise AuthenticationFailed("The token is unknown, expired or revoked.")
+    if store_of(token) is None:
+        raise AuthenticationFailed("The token does not belong to a store.")
+    return token
+
+
+def resolve_store(request: HttpRequest) -> None:
+    """Set `request.store_token` and `request.store` (both None without a valid token), once per
+    request; a refused token's message is kept as `request.store_token_refusal` for the 401."""
+    if hasattr(request, "store_token"):
+        return
+    try:
+        token, refusal = store_token_of(request), None
+    except AuthenticationFailed as exc:
+        token, refusal = None, str(exc.detail)
+    request.store_token = token
+    request.store = store_of(token) if token is not None else None
+    request.store_token_refusal = refusal
+
+
 class StoreTokenAuthentication(BaseAuthentication):
-    """Bearer-token authentication that sets `request.store`.
+    """Bearer-token authentication: the token `resolve_store` found (StoreMiddleware has already
+    resolved it under /api/).
 
     DOT sets request.user to None for client-credentials tokens, so DRF's IsAuthenticated would deny
-    every valid token: the store, not a user, is who calls. Tokens in the query string are refused
-    (RFC 9700), so they never land in access logs. A token found valid is cached in the process for
-    TOKEN_CACHE_SECONDS (tenants.token_cache says how revocation is honoured).
+    every valid token: the store, not a user, is who calls.
     """
 
     www_authenticate_realm = "api"
 
     def authenticate(self, request):
-        # The rate-limit middleware may already have resolved this request's token.
-        resolved = getattr(request._request, "store_token", None)
-        if resolved is not None:
-            request.store = request._request.store = resolved.application.store_link.store
-            return (None, resolved)
-        if "access_token" in request.query_params:
-            raise AuthenticationFailed("Send the token in the Authorization header, not the query string.")
-        header = get_authorization_header(request).split()
-        if not header:
+        django_request = request._request
+        resolve_store(django_request)
+        if django_request.store_token_refusal is not None:
+            raise AuthenticationFailed(django_request.store_token_refusal)
+        if django_request.store_token is None:
             return None
-        if header[0].lower() != b"bearer" or len(header) != 2:
-            raise AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
-        try:
-            raw_token = header[1].decode("ascii")
-        except UnicodeDecodeError:
-            raise AuthenticationFailed("The token is invalid.") from None
-        checksum = token_checksum(raw_token)
-        token = token_cache.get(checksum)
-        if token is None:
-            token = (
-                AccessToken.objects.select_related("application__store_link__store")
-                .filter(token_checksum=checksum)
-                .first()
-            )
-            if token is not None and store_of(token) is not None:
-                token_cache.put(checksum, token)
-        if token is None or token.expires <= timezone.now():
-            raise AuthenticationFailed("The token is unknown, expired or revoked.")
-        store = store_of(token)
-        if store is None:
-            raise AuthenticationFailed("The token does not belong to a store.")
-        request.store = store
-        request._request.store = store
-        return (None, token)
+        return (None, django_request.store_token)
 
     def authenticate_header(self, request):
         return f'Bearer realm="{self.www_authenticate_realm}"'
-
-
-def resolve_store_token(django_request):
-    """The valid store token of a plain Django request, or None; remembered on the request so the
-    API view's authentication does not look it up again."""
-    from rest_framework.request import Request
-
-    try:
-        result = StoreTokenAuthentication().authenticate(Request(django_request))
-    except AuthenticationFailed:
-        return None
-    if result is None:
-        return None
-    django_request.store_token = result[1]
-    return result[1]

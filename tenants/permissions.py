@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from customers.errors import ApiError, FieldError
+from twc.api.errors import insufficient_scope
 
 READ_SCOPE = "customers:read"
 WRITE_SCOPE = "customers:write"
@@ -17,5 +17,5 @@ class HasStoreScope(BasePermission):
         # The token's own scopes, and the application's as they are now: scopes taken away from an
         # application in the admin bind the tokens it was already given.
         if needed not in token.scope.split() or needed not in token.application.store_link.scopes.split():
-            raise ApiError(FieldError("InsufficientScope", f"This request needs the '{needed}' scope."), status=403)
+            raise insufficient_scope(f"This request needs the '{needed}' scope.")
         return True

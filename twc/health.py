@@ -9,7 +9,8 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from twc.api.exceptions import is_database_unavailable, service_unavailable
+from twc.api.errors import service_unavailable
+from twc.api.exceptions import is_database_unavailable
 from twc.api.middleware import json_error_response
 
 

@@ -73,6 +73,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
+    # Resolves the token to request.store once; the rate limiter and idempotency keys read it.
+    "tenants.middleware.StoreMiddleware",
     "twc.api.ratelimit.RateLimitMiddleware",
     "twc.api.idempotency.IdempotencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

@@ -13,10 +13,10 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from customers.errors import ApiError
 from customers.services.customers import customer_soft_delete
 from customers.services.erasure import customer_erase
 from customers.services.lifecycle import customer_disable, customer_enable, customer_invite, customer_restore
+from twc.api.errors import ApiError
 
 # An action on more customers than this is refused: select fewer (or use the API's bulk paths).
 ACTION_LIMIT = 1000

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from django import forms
 from django.forms.models import BaseInlineFormSet
 
-from customers.errors import ApiError
 from customers.models import Address, Customer
 from customers.services.customers import customer_create, customer_update
 from customers.validation import ADDRESS_TEXT_FIELDS, TAX_EXEMPTION_CODES, WRITABLE_MODEL_FIELDS
+from twc.api.errors import ApiError, ErrorCode
 
 # Form field -> the API's name for it; the others are named alike.
 API_NAMES = {"ref": "id"}
@@ -57,9 +57,9 @@ class WriteRefused(Exception):
 def refusal_of(exc: ApiError) -> Refusal:
     refusal = Refusal()
     for error in exc.errors:
-        if error.code == "ConcurrentModification":
+        if error.code == ErrorCode.CONCURRENT_MODIFICATION:
             refusal.customer.append((None, STALE_MESSAGE))
-        elif error.code == "ResourceNotFound":
+        elif error.code == ErrorCode.RESOURCE_NOT_FOUND:
             refusal.customer.append((None, GONE_MESSAGE))
         elif error.field == "addresses":
             refusal.address_list.append(error.message)

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 
-from customers.errors import ApiError, FieldError, ValidationFailed, invalid_field
+from customers.errors import customer_changing_too_fast
 from customers.services.bulk_plan import (
     BatchClaims,
     Plan,
@@ -34,6 +34,7 @@ from customers.services.bulk_write import LostRace, is_deadlock, write_plan
 from customers.services.integrity import duplicate_field_of
 from customers.validation import clean_customer
 from tenants.models import Store
+from twc.api.errors import ErrorCode, FieldError, ValidationFailed, invalid_field, payload_too_large
 
 ON_CONFLICT_MODES = ("error", "skip", "update")
 # Another writer can take a key between our lookup and our write: re-plan the batch this many
@@ -51,7 +52,7 @@ class CleanedItems:
 
 def check_on_conflict(on_conflict: str) -> str:
     if on_conflict not in ON_CONFLICT_MODES:
-        raise ValidationFailed(invalid_field("on_conflict", "'on_conflict' must be one of: error, skip, update."))
+        raise invalid_field("on_conflict", "'on_conflict' must be one of: error, skip, update.")
     return on_conflict
 
 
@@ -59,10 +60,7 @@ def customers_upload(*, store: Store, items: list[Any], on_conflict: str = "erro
     """POST /api/upload-customers: at most UPLOAD_MAX_ITEMS items, one result per item, in order."""
     check_on_conflict(on_conflict)
     if len(items) > settings.UPLOAD_MAX_ITEMS:
-        raise ApiError(
-            FieldError("PayloadTooLarge", f"An upload takes at most {settings.UPLOAD_MAX_ITEMS} customers."),
-            status=413,
-        )
+        raise payload_too_large(f"An upload takes at most {settings.UPLOAD_MAX_ITEMS} customers.")
     return customers_bulk_write(store=store, items=items, on_conflict=on_conflict)
 
 
@@ -171,14 +169,14 @@ def _plan_and_write(
             error = (
                 duplicate_error(field_name, item.cleaned)
                 if field_name
-                else FieldError("InvalidOperation", "The database refused this customer.")
+                else FieldError(ErrorCode.INVALID_OPERATION, "The database refused this customer.")
             )
             results[item.index] = failure_result(item.index, [error])
         except (LostRace, OperationalError) as exc:
             if isinstance(exc, OperationalError) and not is_deadlock(exc):
                 raise
             claims.release(item.cleaned)
-            error = FieldError("ConcurrentModification", "The customer is changing too fast; retry.")
+            error = customer_changing_too_fast().errors[0]
             results[item.index] = failure_result(item.index, [error])
         else:
             _record(plan, results)

@@ -9,12 +9,13 @@ from typing import Any
 
 from django.utils import timezone
 
-from customers.errors import ApiError, FieldError, duplicate_field, required_field
+from customers.errors import customer_duplicate_entry, email_or_phone_required_entry
 from customers.models import Address, Customer
 from customers.selectors import customers_holding_keys
 from customers.services.customers import new_customer_values, put_changes
 from customers.uuids import new_uuid_text
 from tenants.models import Store
+from twc.api.errors import ApiError, FieldError, duplicate_field_entry
 
 UNIQUE_FIELDS = (("id", "ref"), ("email", "email_key"), ("phone", "phone"))
 
@@ -143,7 +144,7 @@ def _sent_value(field_name: str, cleaned: dict) -> Any:
 
 
 def duplicate_error(field_name: str, cleaned: dict) -> FieldError:
-    return duplicate_field(field_name, _sent_value(field_name, cleaned)).errors[0]
+    return customer_duplicate_entry(field_name, _sent_value(field_name, cleaned))
 
 
 def plan_batch(
@@ -182,9 +183,7 @@ def plan_batch(
         if not matches:
             if not item.cleaned.get("email") and not item.cleaned.get("phone"):
                 # Only the update mode gets here (partial rules): a create needs an email or a phone.
-                plan.results[item.index] = failure_result(
-                    item.index, [required_field("email", "A customer needs an 'email' or a 'phone'.")]
-                )
+                plan.results[item.index] = failure_result(item.index, [email_or_phone_required_entry()])
             else:
                 values = new_customer_values(
                     store=store, cleaned=item.cleaned, now=now, twc_customer_id=new_uuid_text()
@@ -232,7 +231,7 @@ def _update_target(item: ValidItem, matches: list[KeyMatch]) -> Customer | Field
                 f"'{match.customer.ref}' by {match.field_name}: it cannot update both."
             )
             value = _sent_value(match.field_name, item.cleaned)
-            return FieldError("DuplicateField", message, field=match.field_name, duplicate_value=value)
+            return duplicate_field_entry(match.field_name, value, message)
     return target
 
 

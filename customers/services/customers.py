@@ -9,14 +9,11 @@ from django.db.models import F
 from django.utils import timezone
 
 from customers.errors import (
-    ApiError,
-    FieldError,
-    ValidationFailed,
-    concurrent_modification,
-    duplicate_field,
-    invalid_operation,
-    not_found,
-    required_field,
+    customer_changing_too_fast,
+    customer_duplicate,
+    customer_not_an_object,
+    customer_not_found,
+    customer_version_mismatch,
 )
 from customers.models import Address, Customer
 from customers.selectors import customer_get
@@ -25,6 +22,7 @@ from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.uuids import new_uuid
 from customers.validation import ADDRESS_TEXT_FIELDS, clean_customer
 from tenants.models import Store
+from twc.api.errors import invalid_field, invalid_operation, required_field
 
 # How often an update without a version re-reads and re-applies after losing a race.
 UPDATE_ATTEMPTS = 5
@@ -97,7 +95,7 @@ def raise_duplicate(exc: IntegrityError, customer: Customer):
     if field is None:
         raise exc
     value = {"id": customer.ref, "email": customer.email, "phone": customer.phone}.get(field)
-    raise duplicate_field(field, value) from None
+    raise customer_duplicate(field, value) from None
 
 
 def customer_create(*, store: Store, data: Any) -> tuple[Customer, list[Address]]:
@@ -126,9 +124,7 @@ def parse_if_match(header: str | None) -> int | None:
         value = value[2:]
     value = value.strip('"')
     if not value.isdigit() or len(value) > 18:
-        raise ValidationFailed(
-            FieldError("InvalidField", 'If-Match must name a version such as "3".', field="If-Match")
-        )
+        raise invalid_field("If-Match", 'If-Match must name a version such as "3".')
     return int(value)
 
 
@@ -151,7 +147,7 @@ def put_changes(
     Checks the version the request names and the state rule; shared with the bulk upload's update mode.
     """
     if expected_version is not None and customer.version != expected_version:
-        raise concurrent_modification(expected_version, customer.version)
+        raise customer_version_mismatch(expected_version, customer.version)
     if "state" in cleaned and cleaned["state"] != customer.state:
         raise invalid_operation(
             f"The state changes through the account actions (invite, enable, disable), "
@@ -184,12 +180,12 @@ def customer_update(
     (the one a caller read, such as the admin's form), else the body's `version`, else If-Match.
     """
     if not isinstance(data, dict):
-        raise ValidationFailed(FieldError("InvalidJsonInput", "A customer must be a JSON object."))
+        raise customer_not_an_object()
     lookup = ref
     if lookup is None:
         lookup = data.get("id") or data.get("twc_customer_id")
         if not isinstance(lookup, str) or not lookup:
-            raise ValidationFailed(required_field("id", "Name the customer with 'id' (or 'twc_customer_id')."))
+            raise required_field("id", "Name the customer with 'id' (or 'twc_customer_id').")
     cleaned = clean_customer(data, store=store, partial=True)
     if ref is None:
         cleaned.pop("ref", None)  # the body's id names the customer; it does not rename it
@@ -228,9 +224,9 @@ def customer_update(
             return customer, current_addresses
         if expected_version is not None:
             latest = Customer.objects.filter(store=store, pk=customer.pk).values_list("version", flat=True).first()
-            raise concurrent_modification(expected_version, latest)
+            raise customer_version_mismatch(expected_version, latest)
     # Lost the race UPDATE_ATTEMPTS times in a row: let the client retry.
-    raise ApiError(FieldError("ConcurrentModification", "The customer is changing too fast; retry."), status=409)
+    raise customer_changing_too_fast()
 
 
 def replace_addresses(customer: Customer, addresses: list[dict], current: list[Address]) -> list[Address]:
@@ -249,7 +245,7 @@ def customer_soft_delete(*, store: Store, ref: str) -> Customer:
         deleted_at=now, updated_at=now, version=F("version") + 1
     )
     if not updated:
-        raise not_found(ref)
+        raise customer_not_found(ref)
     customer.deleted_at = now
     customer.updated_at = now
     customer.version += 1

@@ -12,10 +12,11 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
-from customers.errors import invalid_operation, not_found
+from customers.errors import customer_not_found
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.representation import customer_to_dict, order_to_dict, wishlist_to_dict
 from tenants.models import Store
+from twc.api.errors import invalid_operation
 
 EXPORT_FORMAT = "twc-customer-export/1"
 
@@ -42,7 +43,7 @@ def customer_erase(*, store: Store, customer: Customer) -> Customer:
     (`409 InvalidOperation`); erasing an erased customer changes nothing.
     """
     if customer.store_id != store.pk:
-        raise not_found(customer.ref)
+        raise customer_not_found(customer.ref)
     with transaction.atomic():
         current = Customer.objects.select_for_update().get(pk=customer.pk)
         if current.deleted_at is None:
@@ -75,7 +76,7 @@ def customer_export(*, store: Store, customer: Customer) -> dict:
     """Everything we hold about the customer: the customer with its addresses, its orders and
     wishlists, and its invites' metadata (never a token hash). Serialise with twc.api.renderers.dumps."""
     if customer.store_id != store.pk:
-        raise not_found(customer.ref)
+        raise customer_not_found(customer.ref)
     record = customer_to_dict(customer, list(Address.objects.filter(customer=customer).order_by("id")))
     record["deleted_at"] = customer.deleted_at.isoformat() if customer.deleted_at else None
     record["erased_at"] = customer.erased_at.isoformat() if customer.erased_at else None

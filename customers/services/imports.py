@@ -23,6 +23,7 @@ from django.db import connection, connections
 from customers.importers import ERROR_COLUMNS, CustomerFile, ErrorsFile, SourceRow
 from customers.services.bulk import CleanedItems, clean_items, customers_bulk_write
 from tenants.models import Store
+from twc.api.errors import ErrorCode
 
 # Rejected rows kept for the summary; the errors file has them all.
 SHOWN_REJECTIONS = 20
@@ -204,7 +205,7 @@ def met_existing_customers(report: dict) -> bool:
     if report["skipped"] or report["updated"]:
         return True
     return any(
-        error.get("code") == "DuplicateField"
+        error.get("code") == ErrorCode.DUPLICATE_FIELD
         for result in report["results"]
         if result["status"] == "failed"
         for error in result["errors"]

@@ -30,10 +30,11 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
-from customers.errors import ApiError, FieldError, duplicate_field, invalid_operation, not_found
+from customers.errors import customer_duplicate, customer_not_found
 from customers.models import AccountInvite, Customer, CustomerState
 from customers.services.integrity import duplicate_field_of
 from tenants.models import Store
+from twc.api.errors import invalid_operation, service_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +80,7 @@ def _locked(*, store: Store, customer: Customer) -> Customer:
     """The customer's current row, locked for the rest of the transaction; 404 if not the store's."""
     locked = Customer.objects.select_for_update().filter(pk=customer.pk, store=store).first()
     if locked is None:
-        raise not_found(customer.ref)
+        raise customer_not_found(customer.ref)
     return locked
 
 
@@ -147,11 +148,7 @@ def _send_invite_email(customer: Customer, *, store: Store, url: str, expires_at
         send_mail(f"Activate your {store.name} account", body, settings.DEFAULT_FROM_EMAIL, [customer.email])
     except Exception as exc:  # SMTP down, refused recipient...: undo the invite, say so
         logger.warning("invite email to customer %s failed: %s", customer.pk, exc)
-        raise ApiError(
-            FieldError("ServiceUnavailable", "The invite email could not be sent; try again later."),
-            status=503,
-            headers={"Retry-After": "60"},
-        ) from None
+        raise service_unavailable("The invite email could not be sent; try again later.", retry_after=60) from None
 
 
 def _staff_move(*, store: Store, customer: Customer, action: str, target: str) -> Customer:
@@ -276,7 +273,7 @@ def customer_restore(*, store: Store, customer: Customer) -> Customer:
             field = duplicate_field_of(exc)
             if field is None:
                 raise
-            raise duplicate_field(field, getattr(customer, {"id": "ref"}.get(field, field))) from None
+            raise customer_duplicate(field, getattr(customer, {"id": "ref"}.get(field, field))) from None
         for field, value in changes.items():
             setattr(customer, field, value)
         return customer

@@ -22,12 +22,19 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.errors import FieldError, ValidationFailed, duplicate_field, required_field
+from customers.errors import order_duplicate_name, undialable_phone_entry
 from customers.models import Customer, Order, Wishlist
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
 from customers.validation import CONTROL_OR_BREAK, CURRENCY_CODES, FieldChecker, email_key, normalize_phone
 from tenants.models import Store
+from twc.api.errors import (
+    ValidationFailed,
+    invalid_field,
+    invalid_json_input,
+    required_field_entry,
+    unknown_field_entry,
+)
 
 MAX_WISHLIST_ITEMS = 1000
 
@@ -168,7 +175,7 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
             try:
                 cleaned["phone"] = normalize_phone(phone, store.country)
             except ValueError:
-                check.fail("phone", "'phone' is not a dialable number.")
+                check.errors.append(undialable_phone_entry())
     customer_ref = data.get("customer_id")
     if customer_ref is not None and (not isinstance(customer_ref, str) or not customer_ref):
         check.fail("customer_id", "'customer_id' must be a customer's id.")
@@ -181,9 +188,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
     if customer_ref:
         customer = customer_find(store=store, ref=customer_ref, with_addresses=False)
         if customer is None:
-            raise ValidationFailed(
-                FieldError("InvalidField", "No customer has this 'customer_id'.", field="customer_id")
-            )
+            raise invalid_field("customer_id", "No customer has this 'customer_id'.")
         return customer
     condition = Q()
     if shopper["email_key"]:
@@ -202,7 +207,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
 def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
     for key in data:
         if key not in allowed:
-            check.fail(str(key)[:100], f"Unknown field '{str(key)[:100]}'.")
+            check.errors.append(unknown_field_entry(key))
 
 
 ORDER_FIELDS = {"name", "email", "phone", "total_price", "currency", "test", "archived", "created_at", "customer_id"}
@@ -211,12 +216,12 @@ ORDER_FIELDS = {"name", "email", "phone", "total_price", "currency", "test", "ar
 def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     """Record an order and assign it (POST /api/orders); the owner's figures follow."""
     if not isinstance(data, dict):
-        raise ValidationFailed(FieldError("InvalidJsonInput", "An order must be a JSON object."))
+        raise invalid_json_input("An order must be a JSON object.")
     check = FieldChecker()
     _unknown_fields(data, ORDER_FIELDS, check)
     shopper = _clean_shopper(data, check, store)
     if "name" not in data or data["name"] in (None, ""):
-        check.errors.append(required_field("name"))
+        check.errors.append(required_field_entry("name"))
         name = None
     else:
         name = check.text(data, "name", 255)
@@ -260,7 +265,7 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
                 refresh_order_figures(store_id=store.pk, customer_ids=[customer.pk])
     except IntegrityError as exc:
         if duplicate_field_of(exc) == "name":
-            raise duplicate_field("name", name) from None
+            raise order_duplicate_name(name) from None
         raise
     return order, customer
 
@@ -271,7 +276,7 @@ WISHLIST_FIELDS = {"name", "email", "phone", "items", "customer_id", "created_at
 def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | None]:
     """Record a wishlist and assign it (POST /api/wishlists)."""
     if not isinstance(data, dict):
-        raise ValidationFailed(FieldError("InvalidJsonInput", "A wishlist must be a JSON object."))
+        raise invalid_json_input("A wishlist must be a JSON object.")
     check = FieldChecker()
     _unknown_fields(data, WISHLIST_FIELDS, check)
     shopper = _clean_shopper(data, check, store)

@@ -6,11 +6,12 @@ from django.contrib.admin.models import LogEntry
 from django.utils import timezone
 
 from customers.admin.forms import GONE_MESSAGE, STALE_MESSAGE, Refusal, refusal_of
-from customers.errors import ApiError, FieldError, concurrent_modification, not_found
+from customers.errors import customer_not_found, customer_version_mismatch
 from customers.models import Address, Customer
 from customers.services import customer_update, order_create
 from tests.admin.conftest import customer
 from tests.admin.test_customer_admin_actions import CHANGELIST, form_data, fresh
+from twc.api.errors import ApiError, ErrorCode, FieldError
 
 DUPLICATE = "Another customer of this store already has this {}."
 
@@ -95,10 +96,10 @@ def test_refusals_name_the_field_or_the_page():
     refusal = refusal_of(
         ApiError(
             [
-                FieldError("DuplicateField", "taken", field="id"),
-                FieldError("InvalidField", "bad code", field="addresses[1].country_code"),
-                FieldError("InvalidField", "not a boolean", field="addresses[1].default"),
-                FieldError("InvalidField", "too many", field="addresses"),
+                FieldError(ErrorCode.DUPLICATE_FIELD, "taken", field="id"),
+                FieldError(ErrorCode.INVALID_FIELD, "bad code", field="addresses[1].country_code"),
+                FieldError(ErrorCode.INVALID_FIELD, "not a boolean", field="addresses[1].default"),
+                FieldError(ErrorCode.INVALID_FIELD, "too many", field="addresses"),
             ]
         )
     )
@@ -107,8 +108,8 @@ def test_refusals_name_the_field_or_the_page():
         addresses={1: [("country_code", "bad code"), ("is_default", "not a boolean")]},
         address_list=["too many"],
     )
-    assert refusal_of(not_found("a-1")).customer == [(None, GONE_MESSAGE)]
-    assert refusal_of(concurrent_modification(1, 2)).customer == [(None, STALE_MESSAGE)]
+    assert refusal_of(customer_not_found("a-1")).customer == [(None, GONE_MESSAGE)]
+    assert refusal_of(customer_version_mismatch(1, 2)).customer == [(None, STALE_MESSAGE)]
 
 
 def test_a_deleted_customers_page_is_read_only(admin_a, shop):

@@ -10,10 +10,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from customers.errors import ApiError, ValidationFailed
 from customers.services import customer_create
 from customers.validation import email_key, join_tags, normalize_email, normalize_phone, normalize_tags
 from tenants.models import Store, Tenant
+from twc.api.errors import ApiError, ValidationFailed
 
 PURE = settings(max_examples=200, deadline=None)
 WITH_DB = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

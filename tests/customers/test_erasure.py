@@ -8,9 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from customers.errors import ApiError
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.services.erasure import customer_erase, customer_export
+from twc.api.errors import ApiError
 from twc.api.models import IdempotencyRecord
 
 PERSONAL = {

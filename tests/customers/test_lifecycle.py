@@ -9,7 +9,6 @@ from django.core import mail
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from customers.errors import ApiError
 from customers.models import AccountInvite, Customer
 from customers.services import customer_create
 from customers.services.lifecycle import (
@@ -23,6 +22,7 @@ from customers.services.lifecycle import (
     invite_decline,
     invite_lookup,
 )
+from twc.api.errors import ApiError
 
 GOOD_PASSWORD = "correct-horse-battery-9"
 

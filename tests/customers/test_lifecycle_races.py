@@ -5,11 +5,11 @@ from collections import Counter
 import pytest
 from django.db import connection
 
-from customers.errors import ApiError
 from customers.models import AccountInvite, Customer
 from customers.services import customer_create
 from customers.services.lifecycle import InviteLinkUnusable, customer_enable, customer_invite, invite_accept
 from tests.battery.concurrency import run_concurrently
+from twc.api.errors import ApiError
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from customers.errors import ApiError
 from customers.models import Customer
 from customers.services import customer_create, customer_soft_delete, customer_update
+from twc.api.errors import ApiError
 
 
 def test_create_assigns_reference_and_defaults(store_a):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from customers.errors import ValidationFailed
 from customers.validation import clean_customer, email_key, normalize_phone, normalize_tags
 from tenants.models import Store
+from twc.api.errors import ValidationFailed
 
 CANADA = Store(name="unit", country="CA", currency="CAD")
 

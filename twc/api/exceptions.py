@@ -13,25 +13,31 @@ from django.http import Http404
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from customers.errors import ApiError, FieldError
+from twc.api.errors import (
+    ApiError,
+    ErrorCode,
+    FieldError,
+    insufficient_scope,
+    internal_error,
+    invalid_field_entry,
+    invalid_json_input,
+    invalid_operation,
+    invalid_token,
+    method_not_allowed,
+    not_found,
+    payload_too_large,
+    service_unavailable,
+    too_many_requests,
+    unsupported_media_type,
+)
 
 logger = logging.getLogger("twc.api")
-
-RETRY_AFTER_SECONDS = 5
 
 
 def is_database_unavailable(exc: Exception) -> bool:
     """A lost or refused database connection (a restart, a failover), as opposed to a bug."""
     return isinstance(exc, (OperationalError, InterfaceError)) or (
         isinstance(exc, DatabaseError) and "connection" in str(exc).lower()
-    )
-
-
-def service_unavailable() -> ApiError:
-    return ApiError(
-        FieldError("ServiceUnavailable", "The database cannot be reached; retry later."),
-        status=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 
@@ -53,7 +59,7 @@ def _drf_validation_entries(detail, prefix: str = "") -> list[FieldError]:
         for item in detail:
             entries.extend(_drf_validation_entries(item, prefix))
         return entries
-    code = "RequiredField" if getattr(detail, "code", "") == "required" else "InvalidField"
+    code = ErrorCode.REQUIRED_FIELD if getattr(detail, "code", "") == "required" else ErrorCode.INVALID_FIELD
     return [FieldError(code, str(detail), field=prefix or None)]
 
 
@@ -62,40 +68,33 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, ApiError):
         return exc
     if isinstance(exc, RequestDataTooBig):
-        return ApiError(FieldError("PayloadTooLarge", "The request body is too large."), status=413)
+        return payload_too_large("The request body is too large.")
     if isinstance(exc, drf.ParseError):
-        return ApiError(FieldError("InvalidJsonInput", str(exc.detail)), status=400)
+        return invalid_json_input(str(exc.detail))
     if isinstance(exc, drf.UnsupportedMediaType):
-        return ApiError(FieldError("UnsupportedMediaType", "The request body must be application/json."), status=415)
+        return unsupported_media_type()
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         message = str(exc.detail) if isinstance(exc, drf.AuthenticationFailed) else "A valid bearer token is required."
-        return ApiError(
-            FieldError("InvalidToken", message), status=401, headers={"WWW-Authenticate": 'Bearer realm="api"'}
-        )
+        return invalid_token(message)
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
-        return ApiError(FieldError("InsufficientScope", "The token lacks the scope this request needs."), status=403)
+        return insufficient_scope("The token lacks the scope this request needs.")
     if isinstance(exc, (drf.NotFound, Http404)):
-        return ApiError(FieldError("ResourceNotFound", "The resource was not found."), status=404)
+        return not_found("The resource was not found.")
     if isinstance(exc, drf.MethodNotAllowed):
-        return ApiError(FieldError("MethodNotAllowed", str(exc.detail)), status=405)
+        return method_not_allowed(str(exc.detail))
     if isinstance(exc, drf.Throttled):
-        wait = int(exc.wait or 1)
-        return ApiError(
-            FieldError("TooManyRequests", "Too many requests; retry later."),
-            status=429,
-            headers={"Retry-After": str(max(1, wait))},
-        )
+        return too_many_requests(retry_after=max(1, int(exc.wait or 1)))
     if isinstance(exc, drf.ValidationError):
-        return ApiError(_drf_validation_entries(exc.detail) or [FieldError("InvalidField", "Invalid input.")])
+        return ApiError(_drf_validation_entries(exc.detail) or [invalid_field_entry(None, "Invalid input.")])
     if isinstance(exc, DjangoValidationError):
-        return ApiError([FieldError("InvalidField", message) for message in exc.messages])
+        return ApiError([invalid_field_entry(None, message) for message in exc.messages])
     if isinstance(exc, SuspiciousOperation):
-        return ApiError(FieldError("InvalidJsonInput", "The request could not be read."), status=400)
+        return invalid_json_input("The request could not be read.")
     if is_database_unavailable(exc):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         return service_unavailable()
     if isinstance(exc, drf.APIException):
-        return ApiError(FieldError("InvalidOperation", str(exc.detail)), status=exc.status_code)
+        return invalid_operation(str(exc.detail), status=exc.status_code)
     return None
 
 
@@ -111,5 +110,5 @@ def exception_handler(exc, context):
     error = to_api_error(exc)
     if error is None:
         logger.exception("unhandled error in %s", context.get("view").__class__.__name__)
-        error = ApiError(FieldError("InternalError", "An unexpected error occurred."), status=500)
+        error = internal_error()
     return error_response(error)

@@ -8,7 +8,8 @@ released so a retry runs afresh): 5xx and 503, and 401/403/429, which depend on 
 credentials or budget rather than on the request.
 
 State is shared by every server process: Redis when `REDIS_URL` is set (SET NX with expiry), else the
-`IdempotencyRecord` table (its unique (store, key) constraint decides who runs first).
+`IdempotencyRecord` table (its unique (store, key) constraint decides who runs first). The store is
+`request.store`, resolved by the store middleware (tenants.middleware.StoreMiddleware) before this one.
 """
 
 import base64
@@ -25,8 +26,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpResponse
 from django.utils import timezone
 
-from customers.errors import ApiError, FieldError, invalid_field
-from tenants.authentication import resolve_store_token
+from twc.api.errors import idempotency_key_in_progress, idempotency_key_reused, invalid_field, service_unavailable
 from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import IdempotencyRecord
 from twc.api.shared_state import redis_client, redis_key, use_redis
@@ -187,10 +187,6 @@ def replay(stored: Stored) -> HttpResponse:
     return response
 
 
-def conflict(code: str, status: int, message: str, headers: dict | None = None) -> HttpResponse:
-    return json_error_response(ApiError(FieldError(code, message), status=status, headers=headers))
-
-
 class IdempotencyMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -202,32 +198,28 @@ class IdempotencyMiddleware:
             return self.get_response(request)
         if not _KEY_PATTERN.fullmatch(key):
             return json_error_response(
-                ApiError(invalid_field(HEADER, f"'{HEADER}' must be 1 to 255 printable ASCII characters."))
+                invalid_field(HEADER, f"'{HEADER}' must be 1 to 255 printable ASCII characters.")
             )
-        token = getattr(request, "store_token", None) or resolve_store_token(request)
-        if token is None:
+        store = getattr(request, "store", None)
+        if store is None:
             return self.get_response(request)  # the view answers 401
-        store_id = token.application.store_link.store_id
+        store_id = store.pk
         fingerprint = fingerprint_of(request)
         try:
             claim = (_redis_begin if use_redis() else _database_begin)(store_id, key, fingerprint)
         except redis.RedisError:
-            return conflict(
-                "ServiceUnavailable",
-                503,
-                "Idempotency keys cannot be checked right now; retry later.",
-                {"Retry-After": "5"},
-            )
+            outage = service_unavailable("Idempotency keys cannot be checked right now; retry later.")
+            return json_error_response(outage)
         if claim.outcome == "replay":
             return replay(claim.stored)
         if claim.outcome == "mismatch":
-            return conflict("IdempotencyKeyReused", 422, f"This {HEADER} was already used with a different request.")
+            reused = idempotency_key_reused(f"This {HEADER} was already used with a different request.")
+            return json_error_response(reused)
         if claim.outcome == "running":
-            return conflict(
-                "IdempotencyKeyInProgress",
-                409,
-                f"A request with this {HEADER} is still running; retry later.",
-                {"Retry-After": "1"},
+            return json_error_response(
+                idempotency_key_in_progress(
+                    f"A request with this {HEADER} is still running; retry later.", retry_after=1
+                )
             )
 
         stored = None

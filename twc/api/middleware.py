@@ -5,8 +5,8 @@ import functools
 from django.conf import settings
 from django.http import HttpResponse
 
-from customers.errors import ApiError, FieldError
-from twc.api.exceptions import error_body, is_database_unavailable, service_unavailable
+from twc.api.errors import ApiError, invalid_json_input, payload_too_large, service_unavailable
+from twc.api.exceptions import error_body, is_database_unavailable
 from twc.api.renderers import dumps
 
 
@@ -30,18 +30,11 @@ class ApiBodyLimitMiddleware:
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
             except ValueError:
-                return json_error_response(
-                    ApiError(FieldError("InvalidJsonInput", "The Content-Length header is not a number."))
-                )
+                return json_error_response(invalid_json_input("The Content-Length header is not a number."))
             if length > settings.API_MAX_BODY_BYTES:
+                limit = settings.API_MAX_BODY_BYTES
                 return json_error_response(
-                    ApiError(
-                        FieldError(
-                            "PayloadTooLarge",
-                            f"The request body is {length} bytes; the limit is {settings.API_MAX_BODY_BYTES}.",
-                        ),
-                        status=413,
-                    )
+                    payload_too_large(f"The request body is {length} bytes; the limit is {limit}.")
                 )
         return self.get_response(request)
 

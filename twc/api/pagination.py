@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
-from customers.errors import ValidationFailed, invalid_field
+from twc.api.errors import ValidationFailed, invalid_field
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
@@ -55,7 +55,7 @@ def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise ValidationFailed(invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}."))
+        raise invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
 
@@ -67,9 +67,7 @@ def encode_cursor(ordering: Ordering, value, tiebreak: int, direction: str) -> s
 
 
 def _bad_cursor() -> ValidationFailed:
-    return ValidationFailed(
-        invalid_field(CURSOR_PARAM, f"'{CURSOR_PARAM}' is not a cursor of this listing: follow the Link header.")
-    )
+    return invalid_field(CURSOR_PARAM, f"'{CURSOR_PARAM}' is not a cursor of this listing: follow the Link header.")
 
 
 def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:

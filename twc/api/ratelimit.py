@@ -5,6 +5,9 @@ A bucket holds at most `burst` tokens and refills at `rate` tokens a second; eac
 The state is shared by every server process: an atomic Lua script in Redis when `REDIS_URL` is set,
 else a row locked for the read-modify-write in the database. DRF's throttles are not used: they key
 on `request.user`, which is None for client-credentials tokens (they would fall back to the IP).
+
+An /api/ request's store and token are read from `request.store` and `request.store_token`, which the
+store middleware (tenants.middleware.StoreMiddleware, placed before this one) resolved.
 """
 
 import logging
@@ -15,10 +18,9 @@ from dataclasses import dataclass
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
-from customers.errors import ApiError, FieldError
-from tenants.authentication import resolve_store_token
+from twc.api.errors import too_many_requests
 from twc.api.middleware import answers_503_when_database_is_down, json_error_response
 from twc.api.models import RateLimitBucket
 from twc.api.shared_state import redis_client, redis_key, use_redis
@@ -118,14 +120,8 @@ def application_limits(store) -> tuple[float, int]:
     return float(rate), int(burst)
 
 
-def too_many_requests(decision: Decision):
-    return json_error_response(
-        ApiError(
-            FieldError("TooManyRequests", f"Too many requests; retry in {decision.retry_after} s."),
-            status=429,
-            headers=decision.headers(),
-        )
-    )
+def over_the_limit(decision: Decision) -> HttpResponse:
+    return json_error_response(too_many_requests(retry_after=decision.retry_after, headers=decision.headers()))
 
 
 def token_client_id(request) -> str | None:
@@ -158,15 +154,15 @@ class RateLimitMiddleware:
         return self.get_response(request)
 
     def limit_api(self, request):
-        token = resolve_store_token(request)
-        if token is None:
+        store = getattr(request, "store", None)
+        if store is None:
             return self.get_response(request)  # the view answers 401; nothing to count against
-        rate, burst = application_limits(token.application.store_link.store)
-        decision = take(f"app:{token.application_id}", rate=rate, burst=burst)
+        rate, burst = application_limits(store)
+        decision = take(f"app:{request.store_token.application_id}", rate=rate, burst=burst)
         if decision is None:
             return self.get_response(request)
         if not decision.allowed:
-            return too_many_requests(decision)
+            return over_the_limit(decision)
         response = self.get_response(request)
         for name, value in decision.headers().items():
             response[name] = value

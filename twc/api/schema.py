@@ -1,15 +1,12 @@
-"""What the OpenAPI schema says of every endpoint: the error shape and the error responses, the OAuth
-client-credentials security scheme and its scopes, the rate-limit and idempotency headers.
+"""What the OpenAPI schema says of every endpoint: the error shape and the error responses, the
+rate-limit and idempotency headers (the security scheme is the tenants app's: tenants.schema).
 
 drf-spectacular documents only success responses by default, and a schema fuzzer then flags every
 4xx as undocumented: `error_responses` and the postprocessing hook add them.
 """
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
-
-from tenants.permissions import READ_SCOPE, WRITE_SCOPE
 
 ERROR_DESCRIPTIONS = {
     400: "InvalidJsonInput, InvalidField (with `field`) or RequiredField (with `field`).",
@@ -56,28 +53,6 @@ class ErrorSerializer(serializers.Serializer):
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {status: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[status]) for status in statuses}
-
-
-class StoreTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "tenants.authentication.StoreTokenAuthentication"
-    name = "oauth2"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "oauth2",
-            "description": "OAuth 2.0 client credentials of one store's application; send the token as "
-            "`Authorization: Bearer <token>`.",
-            "flows": {
-                "clientCredentials": {
-                    "tokenUrl": "/o/token/",
-                    "scopes": {READ_SCOPE: "Read the store's customers", WRITE_SCOPE: "Create, update and delete"},
-                }
-            },
-        }
-
-    def get_security_requirement(self, auto_schema):
-        scope = READ_SCOPE if auto_schema.method in ("GET", "HEAD", "OPTIONS") else WRITE_SCOPE
-        return {self.name: [scope]}
 
 
 RATE_LIMIT_HEADERS = {

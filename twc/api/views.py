@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from customers.errors import ApiError, FieldError
+from twc.api.errors import not_found
 
 
 @extend_schema(exclude=True)
@@ -19,8 +19,6 @@ class UnknownApiPathView(APIView):
         request = self.initialize_request(request, *args, **kwargs)
         self.request = request
         self.headers = self.default_response_headers
-        response = self.handle_exception(
-            ApiError(FieldError("ResourceNotFound", f"No API endpoint at '{request.path[:200]}'."), status=404)
-        )
+        response = self.handle_exception(not_found(f"No API endpoint at '{request.path[:200]}'."))
         self.response = self.finalize_response(request, response, *args, **kwargs)
         return self.response
