@@ -210,7 +210,7 @@ def test_concurrent_upload_loses_nothing_and_fails_only_collisions(store_a, stor
     errors = []
     reports = {}
 
-    def run(name, items):
+    def bulk_write_and_report(name, items):
         try:
             reports[name] = customers_bulk_write(store=store_a, items=items)
         except Exception as exc:  # noqa: BLE001 - the test reports it
@@ -220,7 +220,10 @@ def test_concurrent_upload_loses_nothing_and_fails_only_collisions(store_a, stor
 
     first = [{"id": f"a-{i}", "email": f"a{i}@x.com"} for i in range(2000)]
     second = [{"id": f"b-{i}", "email": f"a{i}@x.com" if i % 100 == 0 else f"b{i}@x.com"} for i in range(2000)]
-    threads = [threading.Thread(target=run, args=("a", first)), threading.Thread(target=run, args=("b", second))]
+    threads = [
+        threading.Thread(target=bulk_write_and_report, args=("a", first)),
+        threading.Thread(target=bulk_write_and_report, args=("b", second)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
