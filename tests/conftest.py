@@ -1,18 +1,27 @@
 """Fixtures: two stores in every test (so each endpoint has a neighbour to leak into), and API
 clients holding real OAuth tokens obtained from POST /o/token/."""
 
+from urllib.parse import urlencode
+
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
 
-from tenants.services import store_application_create, store_create
+from tenants.services import store_application_create
+from tests.factories import store_credentials_make
+
+
+def post_form(client: APIClient, path: str, data: dict, **extra):
+    """POST `data` form-encoded, as OAuth clients send token and revocation requests (RFC 6749
+    section 4.4.2, RFC 7009 section 2.1); the test client's default format is JSON."""
+    return client.post(path, urlencode(data), content_type="application/x-www-form-urlencoded", **extra)
 
 
 def fetch_token(client_id: str, client_secret: str, scope: str | None = None) -> str:
     data = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
     if scope is not None:
         data["scope"] = scope
-    response = APIClient().post("/o/token/", data)
+    response = post_form(APIClient(), "/o/token/", data)
     assert response.status_code == 200, response.content
     return response.json()["access_token"]
 
@@ -26,12 +35,12 @@ def api_client(token: str | None) -> APIClient:
 
 @pytest.fixture
 def creds_a(db):
-    return store_create(name="Store A", tenant_name="Tenant A", country="CA", currency="CAD")
+    return store_credentials_make(name="Store A", tenant_name="Tenant A", country="CA", currency="CAD")
 
 
 @pytest.fixture
 def creds_b(db):
-    return store_create(name="Store B", tenant_name="Tenant B", country="US", currency="USD")
+    return store_credentials_make(name="Store B", tenant_name="Tenant B", country="US", currency="USD")
 
 
 @pytest.fixture
@@ -59,11 +68,11 @@ def api_b(creds_b):
 def scoped_client(store_a):
     """A client of store A whose application is granted only the given scopes."""
 
-    def make(scopes: str) -> APIClient:
+    def client_with_scopes(scopes: str) -> APIClient:
         creds = store_application_create(store=store_a, scopes=scopes)
         return api_client(fetch_token(creds.client_id, creds.client_secret))
 
-    return make
+    return client_with_scopes
 
 
 @pytest.fixture

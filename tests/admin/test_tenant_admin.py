@@ -21,7 +21,9 @@ def test_superuser_adds_a_store_application_and_sees_the_secret_once(admin_super
     assert link.scopes == "customers:read"
     assert link.application.client_secret != secret  # stored hashed
     token = APIClient().post(
-        "/o/token/", {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        "/o/token/",
+        {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret},
+        format="multipart",
     )
     assert token.status_code == 200
     assert token.json()["scope"] == "customers:read"
@@ -45,6 +47,7 @@ def test_deleting_a_store_application_revokes_the_client(admin_super, creds_a):
     token = APIClient().post(
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
+        format="multipart",
     )
     assert token.status_code == 401
 

@@ -11,12 +11,11 @@ import subprocess
 import sys
 
 import pytest
-from rest_framework.test import APIClient
 
 from customers.models import Customer, Order
-from tenants.services import store_create
 from tests.api.openapi import SCHEMA_FILE
 from tests.conftest import fetch_token
+from tests.factories import customer_make, order_make, store_credentials_make
 
 MIN_CASES = 1000
 CHECKS = [
@@ -31,15 +30,13 @@ RUN_CLI = "import sys; from schemathesis.cli import schemathesis; sys.exit(schem
 
 @pytest.mark.django_db(transaction=True)
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server, tmp_path, capsys):
-    creds = store_create(name="Fuzzed", tenant_name="Fuzz", country="CA", currency="CAD")
+    creds = store_credentials_make(name="Fuzzed", tenant_name="Fuzz", country="CA", currency="CAD")
     # the store's own limits (Store override): the fuzzer's pace must not be throttled
     creds.store.rate_limit_per_second, creds.store.rate_limit_burst = 100_000, 1_000_000
     creds.store.save()
     token = fetch_token(creds.client_id, creds.client_secret)
-    customer = APIClient()
-    customer.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    assert customer.post("/api/customers", {"id": "c-1", "email": "c1@x.com"}, format="json").status_code == 201
-    assert customer.post("/api/orders", {"name": "#1", "customer_id": "c-1"}, format="json").status_code == 201
+    customer_make(store=creds.store, id="c-1", email="c1@x.com")
+    order_make(store=creds.store, name="#1", customer_id="c-1")
 
     report = tmp_path / "report.json"
     command = [

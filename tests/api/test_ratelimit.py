@@ -4,7 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tenants.services import store_application_create
-from tests.conftest import api_client, fetch_token
+from tests.conftest import api_client, fetch_token, post_form
 from twc.api import ratelimit
 
 pytestmark = pytest.mark.usefixtures("shared_state")
@@ -20,7 +20,7 @@ def test_every_api_response_carries_the_budget(api_a, store_a):
     store_a.save()
     assert budget(api_a.get("/api/customers")) == ("3", "2")
     assert budget(api_a.get("/api/customers/nobody")) == ("3", "1")  # a 404 counts too
-    assert budget(api_a.post("/api/customers", {"email": "a@x.com"}, format="json")) == ("3", "0")
+    assert budget(api_a.post("/api/customers", {"email": "a@x.com"})) == ("3", "0")
     response = api_a.get("/api/customers")
     assert response.status_code == 429
     assert response.json() == {
@@ -84,7 +84,8 @@ def test_limits_can_be_switched_off(api_a, settings):
 
 
 def token_request(creds, **extra):
-    return APIClient().post(
+    return post_form(
+        APIClient(),
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": creds.client_secret},
         **extra,
@@ -104,8 +105,8 @@ def test_token_endpoint_has_its_own_limit_per_client(creds_a, creds_b, settings)
     assert int(limited["Retry-After"]) >= 1
     # the same client through HTTP Basic is the same client; another client is not limited
     basic = APIClient()
-    basic.credentials(HTTP_AUTHORIZATION=f"Basic {_basic(creds_a)}")
-    assert basic.post("/o/token/", {"grant_type": "client_credentials"}).status_code == 429
+    basic.credentials(HTTP_AUTHORIZATION=f"Basic {basic_credentials(creds_a)}")
+    assert post_form(basic, "/o/token/", {"grant_type": "client_credentials"}).status_code == 429
     assert token_request(creds_b).status_code == 200
 
 
@@ -118,7 +119,8 @@ def test_token_endpoint_has_its_own_limit_per_ip(creds_a, creds_b, settings):
     assert token_request(creds_a, REMOTE_ADDR="10.0.0.9").status_code == 200
 
 
-def _basic(creds):
+def basic_credentials(creds) -> str:
+    """The client id and secret as HTTP Basic credentials (RFC 6749 section 2.3.1)."""
     import base64
 
     return base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()

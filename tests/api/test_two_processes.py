@@ -18,9 +18,9 @@ import requests
 from django.db import connection
 
 from customers.models import Customer
-from tenants.services import store_create
 from tests.api.conftest import TEST_REDIS_URL, require_redis
 from tests.conftest import fetch_token
+from tests.factories import store_credentials_make
 from twc.api.models import IdempotencyRecord
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,8 +87,9 @@ def two_servers(request):
                 client.delete(*keys)
 
 
-def store_token(name: str, **limits) -> tuple:
-    creds = store_create(name=name, tenant_name=f"Tenant {name}", country="CA", currency="CAD")
+def store_with_token(name: str, **limits) -> tuple:
+    """A new store (with these Store fields set) and the Authorization header of a token of it."""
+    creds = store_credentials_make(name=name, tenant_name=f"Tenant {name}", country="CA", currency="CAD")
     for field, value in limits.items():
         setattr(creds.store, field, value)
     creds.store.save()
@@ -115,15 +116,15 @@ BACKENDS = pytest.mark.parametrize("two_servers", ["redis", "database"], indirec
 @BACKENDS
 @pytest.mark.django_db(transaction=True)
 def test_rate_limit_is_shared_by_both_processes(two_servers):
-    _, headers = store_token("Limited", rate_limit_per_second=0.001, rate_limit_burst=20)
-    _, other = store_token("Other", rate_limit_per_second=0.001, rate_limit_burst=20)
+    _, headers = store_with_token("Limited", rate_limit_per_second=0.001, rate_limit_burst=20)
+    _, other = store_with_token("Other", rate_limit_per_second=0.001, rate_limit_burst=20)
     urls = two_servers.urls * 20
 
-    def get(url):
+    def list_customers_on(url):
         return requests.get(f"{url}/api/customers?limit=1", headers=headers, timeout=30)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(pool.map(get, urls))
+        responses = list(pool.map(list_customers_on, urls))
     statuses = [r.status_code for r in responses]
     assert statuses.count(200) == 20 and statuses.count(429) == 20, statuses
     limited = next(r for r in responses if r.status_code == 429)
@@ -143,16 +144,16 @@ def test_rate_limit_is_shared_by_both_processes(two_servers):
 @pytest.mark.django_db(transaction=True)
 def test_idempotency_holds_across_both_processes(two_servers):
     first_server, second_server = two_servers.urls
-    store, headers = store_token("Idem")
-    _, headers_b = store_token("Idem B")
+    store, headers = store_with_token("Idem")
+    _, headers_b = store_with_token("Idem B")
     body = {"id": "c-1", "email": "a@x.com"}
 
-    def post(url, json, key, auth=headers):
+    def post_customer_with_key(url, json, key, auth=headers):
         return requests.post(f"{url}/api/customers", json=json, headers={**auth, "Idempotency-Key": key}, timeout=60)
 
     # ten retries racing on both processes: one runs, the others replay it or are told it is running
     with ThreadPoolExecutor(max_workers=10) as pool:
-        racing = list(pool.map(lambda url: post(url, body, "race"), two_servers.urls * 5))
+        racing = list(pool.map(lambda url: post_customer_with_key(url, body, "race"), two_servers.urls * 5))
     assert Customer.objects.filter(store=store).count() == 1
     originals = [r for r in racing if r.status_code == 201 and "Idempotent-Replayed" not in r.headers]
     assert len(originals) == 1
@@ -161,13 +162,13 @@ def test_idempotency_holds_across_both_processes(two_servers):
             assert response.json()["errors"][0]["code"] == "IdempotencyKeyInProgress"
         else:
             assert response.status_code == 201 and response.content == originals[0].content
-    replay = post(second_server, body, "race")
+    replay = post_customer_with_key(second_server, body, "race")
     assert replay.headers["Idempotent-Replayed"] == "true" and replay.content == originals[0].content
     assert replay.headers["ETag"] == originals[0].headers["ETag"]
-    reused = post(first_server, {"id": "c-2", "email": "b@x.com"}, "race")
+    reused = post_customer_with_key(first_server, {"id": "c-2", "email": "b@x.com"}, "race")
     assert (reused.status_code, reused.json()["errors"][0]["code"]) == (422, "IdempotencyKeyReused")
     # the same key in another store is another request
-    other_store = post(second_server, body, "race", auth=headers_b)
+    other_store = post_customer_with_key(second_server, body, "race", auth=headers_b)
     assert other_store.status_code == 201 and "Idempotent-Replayed" not in other_store.headers
 
     # a long upload on one process: its retry on the other is 409 until it ends, then the replay

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from django.db import OperationalError
 
-from tests.conftest import api_client, fetch_token
+from tests.conftest import api_client, fetch_token, post_form
 from twc.logs import JsonFormatter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,12 +70,12 @@ def test_https_posture_redirects_the_api_but_not_the_health_probes(api_a, settin
 
 
 def test_customer_data_is_never_cached(api_a):
-    created = api_a.post("/api/customers", {"id": "c-1", "email": "a@example.com"}, format="json")
+    created = api_a.post("/api/customers", {"id": "c-1", "email": "a@example.com"})
     responses = [
         created,
         api_a.get("/api/customers/c-1"),
-        api_a.put("/api/customers", {"id": "c-1", "note": "n"}, format="json"),
-        api_a.post("/api/upload-customers", [{"email": "b@example.com"}], format="json"),
+        api_a.put("/api/customers", {"id": "c-1", "note": "n"}),
+        api_a.post("/api/upload-customers", [{"email": "b@example.com"}]),
         api_a.get("/api/customers/missing"),
         api_a.generic("POST", "/api/customers", b"{}", content_type="application/json", CONTENT_LENGTH="999999999"),
         api_a.delete("/api/customers/c-1"),
@@ -111,18 +111,19 @@ def test_logs_are_json_lines_without_emails_phones_or_tokens(creds_a, json_log, 
     client = api_client(token)
     email, phone = "Leak.Check@Example.com", "+1 613 555 0199"
     body = {"id": "leak-1", "email": email, "phone": phone}
-    assert client.post("/api/customers", body, format="json", HTTP_X_REQUEST_ID="req-1").status_code == 201
-    assert client.post("/api/customers", body | {"id": "leak-2"}, format="json").status_code == 409
+    assert client.post("/api/customers", body, HTTP_X_REQUEST_ID="req-1").status_code == 201
+    assert client.post("/api/customers", body | {"id": "leak-2"}).status_code == 409
     assert client.get(f"/api/customers/{email}").status_code == 404
     assert client.get("/api/customers/6135550199").status_code == 404
     assert api_client("not-" + token).get("/api/customers/leak-1").status_code == 401
-    assert client.post("/o/token/", {"grant_type": "client_credentials", "client_secret": "s3cr3t"}).status_code == 401
+    token_request = {"grant_type": "client_credentials", "client_secret": "s3cr3t"}
+    assert post_form(client, "/o/token/", token_request).status_code == 401
 
     def explode(**kwargs):
         raise RuntimeError(f"boom for {email} / +16135550199 / {phone} with Bearer {token} and token={token}")
 
     monkeypatch.setattr("customers.api.services.customer_create", explode)
-    crashed = client.post("/api/customers", body, format="json", HTTP_X_REQUEST_ID="req-crash")
+    crashed = client.post("/api/customers", body, HTTP_X_REQUEST_ID="req-crash")
     assert crashed.status_code == 500
 
     text = json_log.getvalue()
@@ -192,7 +193,8 @@ def test_authentication_without_database_is_503_not_500(api_a, monkeypatch):
 
 def test_token_endpoint_without_database_is_503_not_500(creds_a, monkeypatch):
     monkeypatch.setattr("oauth2_provider.views.TokenView.post", database_down)
-    response = api_client(None).post(
+    response = post_form(
+        api_client(None),
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
     )

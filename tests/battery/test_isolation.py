@@ -20,6 +20,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
+from tests.factories import customer_make, order_make, wishlist_make
 
 
 @dataclass(frozen=True)
@@ -199,44 +200,39 @@ def send(client, case: Case, values: dict, store_a):
         if body is None:
             response = call(path, **case.headers)
         else:
-            response = call(path, body, format="json", **case.headers)
+            response = call(path, body, **case.headers)
         written = changed_rows(before, store_a_snapshot(store_a))
         transaction.set_rollback(True)
     return response, path + json.dumps(body), written
 
 
-def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a):
-    a1 = api_a.post(
-        "/api/customers",
-        {
-            "id": "alpha-ref-001",
-            "email": "alice.secret@a-store.test",
-            "phone": "+16135550111",
-            "first_name": "AliceSecretFirst",
-            "last_name": "AliceSecretLast",
-            "note": "A-SECRET-NOTE",
-            "tags": "a-secret-tag",
-            "multipass_identifier": "a-secret-multipass",
-            "addresses": [{"address1": "1 A Secret Street", "city": "Ottawa"}],
-        },
-        format="json",
-    ).json()
-    a2 = api_a.post("/api/customers", {"id": "alpha-ref-002", "email": "second.secret@a-store.test"}, format="json")
-    a2 = a2.json()
-    order = api_a.post("/api/orders", {"name": "#A-SECRET-1", "email": a1["email"], "total_price": 42}, format="json")
-    assert order.status_code == 201 and order.json()["customer_id"] == "alpha-ref-001"
-    wishlist = api_a.post("/api/wishlists", {"customer_id": "alpha-ref-001", "items": ["a-secret-sku"]}, format="json")
-    assert wishlist.status_code == 201
-    assert api_b.post("/api/customers", {"id": "b-own", "email": "own@b-store.test"}, format="json").status_code == 201
+def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store_b):
+    a1 = customer_make(
+        store=store_a,
+        id="alpha-ref-001",
+        email="alice.secret@a-store.test",
+        phone="+16135550111",
+        first_name="AliceSecretFirst",
+        last_name="AliceSecretLast",
+        note="A-SECRET-NOTE",
+        tags="a-secret-tag",
+        multipass_identifier="a-secret-multipass",
+        addresses=[{"address1": "1 A Secret Street", "city": "Ottawa"}],
+    )
+    a2 = customer_make(store=store_a, id="alpha-ref-002", email="second.secret@a-store.test")
+    order = order_make(store=store_a, name="#A-SECRET-1", email=a1.email, total_price=42)
+    assert order.customer == a1
+    wishlist_make(store=store_a, customer_id="alpha-ref-001", items=["a-secret-sku"])
+    customer_make(store=store_b, id="b-own", email="own@b-store.test")
 
     real = {
-        "a_ref": a1["id"],
-        "a_ref2": a2["id"],
-        "a_twc": a1["twc_customer_id"],
-        "a_email": a1["email"],
-        "a_email2_upper": a2["email"].upper(),
-        "a_phone": a1["phone"],
-        "a_address_id": a1["addresses"][0]["id"],
+        "a_ref": a1.ref,
+        "a_ref2": a2.ref,
+        "a_twc": str(a1.twc_customer_id),
+        "a_email": a1.email,
+        "a_email2_upper": a2.email.upper(),
+        "a_phone": a1.phone,
+        "a_address_id": a1.addresses.get().id,
         "a_order_name": "#A-SECRET-1",
     }
     ghost = {
@@ -258,8 +254,8 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a):
         "a-secret-multipass",
         "1 A Secret Street",
         "a-secret-sku",
-        a1["twc_customer_id"],
-        a2["twc_customer_id"],
+        str(a1.twc_customer_id),
+        str(a2.twc_customer_id),
     ]
 
     requests = reads = writes = 0

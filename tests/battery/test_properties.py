@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from customers.services import customer_create
 from customers.validation import email_key, join_tags, normalize_email, normalize_phone, normalize_tags
-from tenants.models import Store, Tenant
+from tests.factories import store_make
 from twc.api.errors import ApiError, ValidationFailed
 
 PURE = settings(max_examples=200, deadline=None)
@@ -116,8 +116,9 @@ def test_tag_normalisation_is_idempotent_and_round_trips_through_its_string(raw)
 @pytest.fixture
 def stores(db):
     """One store per region, created once per test (examples roll back their own writes)."""
-    tenant = Tenant.objects.create(name="Property tenant")
-    return {region: Store.objects.create(tenant=tenant, name=f"Store {region}", country=region) for region in REGIONS}
+    return {
+        region: store_make(name=f"Store {region}", tenant_name="Property tenant", country=region) for region in REGIONS
+    }
 
 
 def create_then_rollback(store, *bodies) -> list:

@@ -8,6 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from customers.models import Customer
 from tests.battery.concurrency import run_concurrently, status_counts
 from tests.conftest import api_client, fetch_token
+from tests.factories import customer_make
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,11 +35,11 @@ def test_sqlite_test_database_has_real_locking():
 def test_fifty_concurrent_creates_of_one_email(creds_a):
     token = fetch_token(creds_a.client_id, creds_a.client_secret)
 
-    def create(index):
+    def post_customer_with_the_email(index):
         email = "Race@Example.com" if index % 2 else "race@example.COM"
-        return api_client(token).post("/api/customers", {"id": f"racer-{index}", "email": email}, format="json")
+        return api_client(token).post("/api/customers", {"id": f"racer-{index}", "email": email})
 
-    responses = run_concurrently(50, create)
+    responses = run_concurrently(50, post_customer_with_the_email)
     statuses = status_counts(responses)
     print(f"\nraces ({connection.vendor}): 50 concurrent creates of one email -> {dict(statuses)}")
     assert statuses == {201: 1, 409: 49}
@@ -50,14 +51,13 @@ def test_fifty_concurrent_creates_of_one_email(creds_a):
 
 def test_twenty_concurrent_updates_naming_one_version(creds_a):
     token = fetch_token(creds_a.client_id, creds_a.client_secret)
-    created = api_client(token).post("/api/customers", {"id": "c-race", "email": "v@example.com"}, format="json")
-    assert created.status_code == 201
+    customer_make(store=creds_a.store, id="c-race", email="v@example.com")
 
-    def update(index):
+    def put_version_1(index):
         body = {"id": "c-race", "note": f"writer {index}", "version": 1}
-        return api_client(token).put("/api/customers", body, format="json")
+        return api_client(token).put("/api/customers", body)
 
-    responses = run_concurrently(20, update)
+    responses = run_concurrently(20, put_version_1)
     statuses = status_counts(responses)
     print(f"\nraces ({connection.vendor}): 20 concurrent updates of version 1 -> {dict(statuses)}")
     assert statuses == {200: 1, 409: 19}
@@ -73,11 +73,11 @@ def test_concurrent_uploads_sharing_rows_create_each_row_once(creds_a):
     shared = [{"id": f"shared-{n}", "email": f"shared-{n}@example.com"} for n in range(20)]
     uploaders = 8
 
-    def upload(index):
+    def upload_shared_and_own_rows(index):
         own = [{"id": f"own-{index}-{n}", "email": f"own-{index}-{n}@example.com"} for n in range(10)]
-        return api_client(token).post("/api/upload-customers", shared + own, format="json")
+        return api_client(token).post("/api/upload-customers", shared + own)
 
-    responses = run_concurrently(uploaders, upload)
+    responses = run_concurrently(uploaders, upload_shared_and_own_rows)
     statuses = status_counts(responses)
     created = sum(r.json()["created"] for r in responses if r.status_code == 200)
     print(

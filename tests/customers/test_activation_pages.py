@@ -8,15 +8,15 @@ from django.test import Client
 from django.utils import timezone
 
 from customers.models import AccountInvite, Customer
-from customers.services import customer_create
 from customers.services.lifecycle import customer_invite
+from tests.factories import customer_make
 
 GOOD_PASSWORD = "correct-horse-battery-9"
 
 
 @pytest.fixture
 def invited(store_a):
-    customer, _ = customer_create(store=store_a, data={"id": "c-1", "email": "ann@example.com", "first_name": "Ann"})
+    customer = customer_make(store=store_a, id="c-1", email="ann@example.com", first_name="Ann")
     invite = customer_invite(store=store_a, customer=customer)
     path = invite.url.removeprefix("http://127.0.0.1:8000")
     return customer, path

@@ -6,17 +6,18 @@ from django.test.utils import CaptureQueriesContext
 
 from customers.models import Address, Customer, Order
 from customers.services.bulk import customers_bulk_write
+from tests.factories import customer_make, order_make, wishlist_make
 
 
 def upload(client, items, mode=None):
     path = "/api/upload-customers" + (f"?on_conflict={mode}" if mode else "")
-    response = client.post(path, items, format="json")
+    response = client.post(path, items)
     assert response.status_code == 200, response.content
     return response.json()
 
 
-def test_error_mode_is_the_default(api_a):
-    api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com"}, format="json")
+def test_error_mode_is_the_default(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com")
     body = upload(api_a, [{"id": "c-2", "email": "A@X.com"}, {"id": "c-3", "email": "b@x.com"}])
     assert (body["created"], body["updated"], body["skipped"], body["failed"]) == (1, 0, 0, 1)
     assert body["results"][0]["errors"] == [
@@ -29,8 +30,8 @@ def test_error_mode_is_the_default(api_a):
     ]
 
 
-def test_skip_mode_leaves_existing_customers_alone(api_a):
-    created = api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com", "note": "old"}, format="json").json()
+def test_skip_mode_leaves_existing_customers_alone(api_a, store_a):
+    existing = customer_make(store=store_a, id="c-1", email="a@x.com", note="old")
     body = upload(
         api_a, [{"id": "c-1", "email": "a@x.com", "note": "new"}, {"id": "c-2", "phone": "613-555-0100"}], "skip"
     )
@@ -39,18 +40,14 @@ def test_skip_mode_leaves_existing_customers_alone(api_a):
         "index": 0,
         "status": "skipped",
         "id": "c-1",
-        "twc_customer_id": created["twc_customer_id"],
+        "twc_customer_id": str(existing.twc_customer_id),
     }
     again = api_a.get("/api/customers/c-1").json()
     assert (again["note"], again["version"]) == ("old", 1)
 
 
-def test_update_mode_applies_the_item_as_a_put(api_a):
-    api_a.post(
-        "/api/customers",
-        {"id": "c-1", "email": "a@x.com", "note": "keep", "state": "enabled", "addresses": [{"city": "A"}]},
-        format="json",
-    )
+def test_update_mode_applies_the_item_as_a_put(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com", note="keep", state="enabled", addresses=[{"city": "A"}])
     items = [
         {"id": "c-1", "first_name": "Ann", "accepts_marketing": True, "addresses": [{"city": "B"}]},
         {"email": "new@x.com"},
@@ -67,23 +64,23 @@ def test_update_mode_applies_the_item_as_a_put(api_a):
     assert Address.objects.filter(customer__ref="c-1").count() == 1
 
 
-def test_update_mode_matches_by_email_without_an_id(api_a):
-    api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com"}, format="json")
+def test_update_mode_matches_by_email_without_an_id(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com")
     body = upload(api_a, [{"email": "A@x.com", "last_name": "Smith"}], "update")
     assert body["results"][0]["status"] == "updated" and body["results"][0]["id"] == "c-1"
     assert Customer.objects.get(ref="c-1").last_name == "Smith"
 
 
-def test_update_mode_unchanged_item_keeps_the_version(api_a):
-    api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com", "note": "n"}, format="json")
+def test_update_mode_unchanged_item_keeps_the_version(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com", note="n")
     body = upload(api_a, [{"id": "c-1", "email": "a@x.com", "note": "n"}], "update")
     assert body["results"][0]["status"] == "updated"
     assert Customer.objects.get(ref="c-1").version == 1
 
 
-def test_update_mode_item_matching_two_customers_fails_clearly(api_a):
-    api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com"}, format="json")
-    api_a.post("/api/customers", {"id": "c-2", "email": "b@x.com", "phone": "+16135550100"}, format="json")
+def test_update_mode_item_matching_two_customers_fails_clearly(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com")
+    customer_make(store=store_a, id="c-2", email="b@x.com", phone="+16135550100")
     items = [{"email": "a@x.com", "phone": "+16135550100", "note": "?"}, {"id": "c-1", "email": "b@x.com"}]
     body = upload(api_a, items, "update")
     assert body["results"][0]["errors"] == [
@@ -102,9 +99,9 @@ def test_update_mode_item_matching_two_customers_fails_clearly(api_a):
     assert Customer.objects.get(ref="c-1").email == "a@x.com"
 
 
-def test_update_mode_keeps_the_put_rules(api_a):
-    api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com", "state": "enabled"}, format="json")
-    api_a.post("/api/customers", {"id": "c-2", "email": "b@x.com"}, format="json")
+def test_update_mode_keeps_the_put_rules(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com", state="enabled")
+    customer_make(store=store_a, id="c-2", email="b@x.com")
     items = [{"id": "c-1", "state": "disabled"}, {"id": "c-2", "note": "x", "version": 7}, {"id": "c-4", "note": "y"}]
     body = upload(api_a, items, "update")
     assert [r["errors"][0]["code"] for r in body["results"]] == [
@@ -114,22 +111,22 @@ def test_update_mode_keeps_the_put_rules(api_a):
     ]
 
 
-def test_update_mode_same_customer_twice_in_one_upload(api_a):
-    api_a.post("/api/customers", {"id": "c-1", "email": "a@x.com"}, format="json")
+def test_update_mode_same_customer_twice_in_one_upload(api_a, store_a):
+    customer_make(store=store_a, id="c-1", email="a@x.com")
     body = upload(api_a, [{"id": "c-1", "note": "first"}, {"email": "a@x.com", "note": "second"}], "update")
     assert [r["status"] for r in body["results"]] == ["updated", "failed"]
     assert Customer.objects.get(ref="c-1").note == "first"
 
 
 def test_unknown_conflict_mode(api_a):
-    response = api_a.post("/api/upload-customers?on_conflict=merge", [{"email": "a@x.com"}], format="json")
+    response = api_a.post("/api/upload-customers?on_conflict=merge", [{"email": "a@x.com"}])
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "on_conflict"
 
 
-def test_upload_assigns_unowned_orders_as_a_single_create(api_a):
-    api_a.post("/api/orders", {"name": "#1", "email": "Ann@x.com", "total_price": 12.5}, format="json")
-    api_a.post("/api/wishlists", {"phone": "613-555-0100", "name": "w"}, format="json")
+def test_upload_assigns_unowned_orders_as_a_single_create(api_a, store_a):
+    order_make(store=store_a, name="#1", email="Ann@x.com", total_price=12.5)
+    wishlist_make(store=store_a, phone="613-555-0100", name="w")
     upload(api_a, [{"id": "c-1", "email": "ann@X.com"}, {"id": "c-2", "phone": "+16135550100"}])
     ann = api_a.get("/api/customers/c-1").json()
     assert (ann["orders_count"], ann["total_spent"], ann["last_order_name"]) == (1, 12.5, "#1")
@@ -148,11 +145,11 @@ def test_uploaded_customer_equals_single_create_field_by_field(api_a):
         "state": "invited",
         "addresses": [{"city": "X", "country_code": "ca"}, {"city": "Y", "default": True}],
     }
-    api_a.post("/api/upload-customers", [item], format="json")
+    api_a.post("/api/upload-customers", [item])
     uploaded = Customer.objects.get(email_key="ann@shop.com")
     uploaded_addresses = list(uploaded.addresses.values_list("city", "country_code", "is_default"))
     uploaded.delete()
-    single = api_a.post("/api/customers", item, format="json").json()
+    single = api_a.post("/api/customers", item).json()
     again = api_a.get(f"/api/customers/{uploaded.ref}")
     assert again.status_code == 404
     created = Customer.objects.get(email_key="ann@shop.com")
@@ -163,7 +160,7 @@ def test_uploaded_customer_equals_single_create_field_by_field(api_a):
     assert uploaded_addresses == list(created.addresses.values_list("city", "country_code", "is_default"))
 
 
-def _statements(client, items, mode="error"):
+def upload_counting_statements(client, items, mode="error"):
     with CaptureQueriesContext(connection) as queries:
         body = upload(client, items, mode)
     return len(queries), body
@@ -180,7 +177,7 @@ def test_statement_count_is_constant_for_1_100_and_10000_items(api_a, settings):
 
     counts = []
     for start, n in ((0, 1), (1, 100), (101, 9899)):
-        count, body = _statements(api_a, batch(start, n))
+        count, body = upload_counting_statements(api_a, batch(start, n))
         assert body["created"] == n
         counts.append(count)
     assert counts[0] == counts[1] == counts[2]
@@ -190,7 +187,7 @@ def test_statement_count_is_constant_for_1_100_and_10000_items(api_a, settings):
     update_counts = []
     for start, n in ((0, 1), (1, 100), (101, 2000)):
         items = [{"id": f"s-{i}", "note": "updated", "addresses": [{"city": "D"}]} for i in range(start, start + n)]
-        count, body = _statements(api_a, items, "update")
+        count, body = upload_counting_statements(api_a, items, "update")
         assert body["updated"] == n
         update_counts.append(count)
     assert update_counts[0] == update_counts[1] == update_counts[2]
@@ -213,7 +210,7 @@ def test_concurrent_upload_loses_nothing_and_fails_only_collisions(store_a, stor
     errors = []
     reports = {}
 
-    def run(name, items):
+    def bulk_write_and_report(name, items):
         try:
             reports[name] = customers_bulk_write(store=store_a, items=items)
         except Exception as exc:  # noqa: BLE001 - the test reports it
@@ -223,7 +220,10 @@ def test_concurrent_upload_loses_nothing_and_fails_only_collisions(store_a, stor
 
     first = [{"id": f"a-{i}", "email": f"a{i}@x.com"} for i in range(2000)]
     second = [{"id": f"b-{i}", "email": f"a{i}@x.com" if i % 100 == 0 else f"b{i}@x.com"} for i in range(2000)]
-    threads = [threading.Thread(target=run, args=("a", first)), threading.Thread(target=run, args=("b", second))]
+    threads = [
+        threading.Thread(target=bulk_write_and_report, args=("a", first)),
+        threading.Thread(target=bulk_write_and_report, args=("b", second)),
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -236,7 +236,7 @@ def test_concurrent_upload_loses_nothing_and_fails_only_collisions(store_a, stor
     assert set(Customer.objects.filter(store=store_a).values_list("ref", flat=True)) == acknowledged
 
 
-def _lookups(queries) -> int:
+def key_lookups(queries) -> int:
     """Statements reading customers by their keys (the bulk write's lookup)."""
     return sum("FROM customers_customer WHERE store_id" in q["sql"] for q in queries.captured_queries)
 
@@ -246,10 +246,10 @@ def test_expect_new_writes_without_a_lookup(store_a):
     with CaptureQueriesContext(connection) as queries:
         report = customers_bulk_write(store=store_a, items=items, expect_new=True)
     assert report["created"] == 3
-    assert _lookups(queries) == 0
+    assert key_lookups(queries) == 0
     with CaptureQueriesContext(connection) as queries:
         customers_bulk_write(store=store_a, items=[{"id": "n-9", "email": "n9@x.com"}])
-    assert _lookups(queries) == 1  # the default: look first
+    assert key_lookups(queries) == 1  # the default: look first
 
 
 @pytest.mark.parametrize("mode", ["error", "skip"])
@@ -265,7 +265,7 @@ def test_expect_new_meeting_existing_customers_ends_as_the_lookup_would(store_a,
     ]
     with CaptureQueriesContext(connection) as queries:
         report = customers_bulk_write(store=store_a, items=items, on_conflict=mode, expect_new=True)
-    assert _lookups(queries) == 1  # the database refused the write; then the lookup
+    assert key_lookups(queries) == 1  # the database refused the write; then the lookup
     statuses = [r["status"] for r in report["results"]]
     if mode == "error":
         assert statuses == ["created", "failed", "failed", "created"]
@@ -286,13 +286,13 @@ def test_expect_new_is_ignored_where_the_lookup_decides(store_a):
         )
     assert updated["updated"] == 1 and Customer.objects.get(ref="u-1").note == "n"
     assert dry["results"][0]["errors"][0]["code"] == "DuplicateField"
-    assert _lookups(queries) == 2
+    assert key_lookups(queries) == 2
 
 
 @pytest.mark.parametrize("mode", ["error", "skip"])
-def test_an_item_not_written_takes_no_key_from_later_items(api_a, mode):
+def test_an_item_not_written_takes_no_key_from_later_items(api_a, store_a, mode):
     """As if sent one by one: the first item is refused (or skipped), so the second gets its phone."""
-    api_a.post("/api/customers", {"id": "c-1", "email": "old@x.com"}, format="json")
+    customer_make(store=store_a, id="c-1", email="old@x.com")
     items = [
         {"id": "u-1", "email": "old@x.com", "phone": "+16135550100"},
         {"id": "u-2", "email": "new@x.com", "phone": "+16135550100"},
@@ -304,17 +304,12 @@ def test_an_item_not_written_takes_no_key_from_later_items(api_a, mode):
     assert api_a.get("/api/customers/u-2").json()["phone"] == "+16135550100"
 
 
-def test_upload_gives_each_new_customer_its_own_orders_and_wishlists(api_a, api_b):
+def test_upload_gives_each_new_customer_its_own_orders_and_wishlists(api_a, store_a, store_b):
     for n in range(3):
         for k in range(2):
-            order = {"name": f"#{n}-{k}", "email": f"p{n}@x.com", "total_price": n + 1}
-            assert api_a.post("/api/orders", order, format="json").status_code == 201
-        wishlist = {"phone": f"+1613555010{n}", "name": f"w{n}"}
-        assert api_a.post("/api/wishlists", wishlist, format="json").status_code == 201
-    assert (
-        api_b.post("/api/orders", {"name": "#b", "email": "p0@x.com", "total_price": 9}, format="json").status_code
-        == 201
-    )
+            order_make(store=store_a, name=f"#{n}-{k}", email=f"p{n}@x.com", total_price=n + 1)
+        wishlist_make(store=store_a, phone=f"+1613555010{n}", name=f"w{n}")
+    order_make(store=store_b, name="#b", email="p0@x.com", total_price=9)
     upload(api_a, [{"id": f"p-{n}", "email": f"p{n}@x.com", "phone": f"+1613555010{n}"} for n in range(3)])
     for n in range(3):
         body = api_a.get(f"/api/customers/p-{n}").json()

@@ -9,7 +9,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
+from customers.services import customer_soft_delete
 from customers.services.erasure import customer_erase, customer_export
+from tests.factories import customer_make, order_make, wishlist_make
 from twc.api.errors import ApiError
 from twc.api.models import IdempotencyRecord
 
@@ -26,14 +28,13 @@ PERSONAL = {
 }
 
 
-def create_customer_with_history(client, **overrides) -> Customer:
-    body = PERSONAL | overrides
-    assert client.post("/api/customers", body, format="json").status_code == 201
-    order = {"name": f"#{body['id']}", "email": body["email"], "phone": body["phone"], "total_price": 25.5}
-    assert client.post("/api/orders", order, format="json").status_code == 201
-    wishlist = {"customer_id": body["id"], "email": body["email"], "items": ["sku-1"]}
-    assert client.post("/api/wishlists", wishlist, format="json").status_code == 201
-    customer = Customer.objects.get(ref=body["id"], deleted_at__isnull=True)
+def customer_with_history(*, store, **overrides) -> Customer:
+    """A customer with personal data everywhere: its fields, an address, an order, a wishlist, an
+    open invite and a password."""
+    fields = PERSONAL | overrides
+    customer = customer_make(store=store, **fields)
+    order_make(store=store, name=f"#{fields['id']}", email=fields["email"], phone=fields["phone"], total_price=25.5)
+    wishlist_make(store=store, customer_id=fields["id"], email=fields["email"], items=["sku-1"])
     now = timezone.now()
     AccountInvite.objects.create(
         customer=customer, token_hash=f"{customer.pk:064d}", created_at=now, expires_at=now + dt.timedelta(days=7)
@@ -43,16 +44,16 @@ def create_customer_with_history(client, **overrides) -> Customer:
     return customer
 
 
-def delete(client, ref: str, days_ago: int = 0) -> Customer:
-    assert client.delete(f"/api/customers/{ref}").status_code == 200
-    customer = Customer.objects.filter(ref=ref).order_by("-seq").first()
-    Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now() - dt.timedelta(days=days_ago))
+def deleted_days_ago(customer: Customer, days: int = 0) -> Customer:
+    """The customer soft-deleted (as DELETE /api/customers/{id} does), `days` ago."""
+    customer_soft_delete(store=customer.store, ref=customer.ref)
+    Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now() - dt.timedelta(days=days))
     customer.refresh_from_db()
     return customer
 
 
-def test_erase_wipes_personal_fields_and_keeps_a_tombstone(api_a, store_a):
-    customer = delete(api_a, create_customer_with_history(api_a).ref)
+def test_erase_wipes_personal_fields_and_keeps_a_tombstone(store_a):
+    customer = deleted_days_ago(customer_with_history(store=store_a))
     version = customer.version
 
     erased = customer_erase(store=store_a, customer=customer)
@@ -81,8 +82,8 @@ def test_erase_wipes_personal_fields_and_keeps_a_tombstone(api_a, store_a):
     ]
 
 
-def test_erase_refuses_a_live_customer(api_a, store_a):
-    customer = create_customer_with_history(api_a)
+def test_erase_refuses_a_live_customer(store_a):
+    customer = customer_with_history(store=store_a)
     with pytest.raises(ApiError) as refused:
         customer_erase(store=store_a, customer=customer)
     assert refused.value.status == 409
@@ -94,8 +95,8 @@ def test_erase_refuses_a_live_customer(api_a, store_a):
     assert (customer.email, customer.erased_at) == ("Erase.Me@Example.com", None)
 
 
-def test_erase_refuses_another_stores_customer(api_a, store_b):
-    customer = delete(api_a, create_customer_with_history(api_a).ref)
+def test_erase_refuses_another_stores_customer(store_a, store_b):
+    customer = deleted_days_ago(customer_with_history(store=store_a))
     with pytest.raises(ApiError) as refused:
         customer_erase(store=store_b, customer=customer)
     assert refused.value.status == 404
@@ -103,16 +104,16 @@ def test_erase_refuses_another_stores_customer(api_a, store_b):
     assert customer.erased_at is None
 
 
-def test_erasing_twice_changes_nothing(api_a, store_a):
-    customer = delete(api_a, create_customer_with_history(api_a).ref)
+def test_erasing_twice_changes_nothing(store_a):
+    customer = deleted_days_ago(customer_with_history(store=store_a))
     first = customer_erase(store=store_a, customer=customer)
     second = customer_erase(store=store_a, customer=first)
     assert (second.erased_at, second.version) == (first.erased_at, first.version)
 
 
 def test_erase_leaves_a_new_customer_with_the_same_email_alone(api_a, store_a):
-    old = delete(api_a, create_customer_with_history(api_a).ref)
-    assert api_a.post("/api/customers", {"id": "c-1", "email": PERSONAL["email"]}, format="json").status_code == 201
+    old = deleted_days_ago(customer_with_history(store=store_a))
+    customer_make(store=store_a, id="c-1", email=PERSONAL["email"])
     customer_erase(store=store_a, customer=old)
     assert api_a.get("/api/customers/c-1").json()["email"] == PERSONAL["email"]
 
@@ -123,14 +124,16 @@ def run_command(*args) -> str:
     return out.getvalue()
 
 
-def test_retention_command_erases_only_customers_deleted_longer_ago(api_a, api_b, store_a):
-    create_customer_with_history(api_a, id="old", email="old@example.com", phone="+16135550101")
-    create_customer_with_history(api_a, id="recent", email="recent@example.com", phone="+16135550102")
-    create_customer_with_history(api_a, id="live", email="live@example.com", phone="+16135550103")
-    create_customer_with_history(api_b, id="other-store-old", email="b@example.com", phone="+12025550104")
-    delete(api_a, "old", days_ago=40)
-    delete(api_a, "recent", days_ago=5)
-    delete(api_b, "other-store-old", days_ago=40)
+def test_retention_command_erases_only_customers_deleted_longer_ago(store_a, store_b):
+    old = customer_with_history(store=store_a, id="old", email="old@example.com", phone="+16135550101")
+    recent = customer_with_history(store=store_a, id="recent", email="recent@example.com", phone="+16135550102")
+    customer_with_history(store=store_a, id="live", email="live@example.com", phone="+16135550103")
+    other_store_old = customer_with_history(
+        store=store_b, id="other-store-old", email="b@example.com", phone="+12025550104"
+    )
+    deleted_days_ago(old, days=40)
+    deleted_days_ago(recent, days=5)
+    deleted_days_ago(other_store_old, days=40)
 
     dry = run_command("erase_deleted_customers", "--older-than", "30", "--store", "Store A", "--dry-run")
     assert dry.startswith("Dry run: would erase 1 customers deleted before ")
@@ -158,7 +161,7 @@ def test_retention_command_rejects_unknown_store_and_negative_days(db):
 
 
 def test_export_holds_everything_about_the_customer_and_no_token_hash(api_a, store_a):
-    customer = create_customer_with_history(api_a)
+    customer = customer_with_history(store=store_a)
     export = customer_export(store=store_a, customer=customer)
     assert export["format"] == "twc-customer-export/1"
     assert export["store"] == "Store A"
@@ -178,12 +181,12 @@ def test_export_holds_everything_about_the_customer_and_no_token_hash(api_a, sto
     assert "pbkdf2" not in json.dumps(export, default=str)
 
 
-def test_export_command_prints_json_for_live_deleted_and_erased_customers(api_a, store_a):
-    customer = create_customer_with_history(api_a)
+def test_export_command_prints_json_for_live_deleted_and_erased_customers(store_a):
+    customer = customer_with_history(store=store_a)
     live = json.loads(run_command("export_customer", "--store", "Store A", "c-1"))
     assert live["customer"]["email"] == "Erase.Me@Example.com"
     assert live["orders"][0]["total_price"] == 25.5
-    deleted = delete(api_a, "c-1")
+    deleted = deleted_days_ago(customer)
     by_twc_id = json.loads(run_command("export_customer", "--store", "Store A", str(customer.twc_customer_id)))
     assert by_twc_id["customer"]["deleted_at"] == deleted.deleted_at.isoformat()
     customer_erase(store=store_a, customer=deleted)
@@ -200,7 +203,7 @@ def test_retention_command_deletes_expired_stored_responses(api_a, api_b, store_
     settings.IDEMPOTENCY_TTL_SECONDS = 3600
     for client, key in ((api_a, "a-old"), (api_a, "a-new"), (api_b, "b-old")):
         body = {"id": key, "email": f"{key}@example.com"}
-        assert client.post("/api/customers", body, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 201
+        assert client.post("/api/customers", body, HTTP_IDEMPOTENCY_KEY=key).status_code == 201
     IdempotencyRecord.objects.filter(key__in=["a-old", "b-old"]).update(
         expires_at=timezone.now() - dt.timedelta(seconds=1)
     )

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from customers.models import Address, Customer
-from customers.services import customer_create
+from tests.factories import customer_make
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "customers"
 
@@ -23,7 +23,7 @@ def run_import(path, *args):
     return out.getvalue(), err.getvalue()
 
 
-def customer(ref):
+def live_customer(ref):
     return Customer.objects.get(ref=ref, deleted_at__isnull=True)
 
 
@@ -33,7 +33,7 @@ def test_shopify_export_layout(store_a, store_b):
         f"Read 3 rows from {FIXTURES / 'shopify_export.csv'} (Shopify customer export (CSV)).",
         "created: 3, updated: 0, skipped: 0, failed: 0",
     ]
-    ann = customer("7012345678901")
+    ann = live_customer("7012345678901")
     assert (ann.email, ann.email_key, ann.phone) == ("Ann.Smith@Example.com", "ann.smith@example.com", "+16135550100")
     assert (ann.first_name, ann.last_name, ann.accepts_marketing, ann.tax_exempt) == ("Ann", "Smith", True, False)
     assert ann.tags == "vip, newsletter"
@@ -53,10 +53,10 @@ def test_shopify_export_layout(store_a, store_b):
         "+16135550101",
     )
     assert address.is_default
-    bo = customer("7012345678902")
+    bo = live_customer("7012345678902")
     assert (bo.phone, bo.tax_exempt, bo.tags, bo.accepts_marketing) == ("+16135550102", True, "wholesale", False)
     assert not Address.objects.filter(customer=bo).exists()
-    ce = customer("7012345678903")
+    ce = live_customer("7012345678903")
     assert (ce.email, ce.phone, ce.first_name) == (None, "+15145550103", "Cé")
     assert Customer.objects.filter(store=store_b).count() == 0
 
@@ -92,7 +92,7 @@ def test_shopify_legacy_layout(store_a):
 def test_api_fields_csv(store_a):
     out, _ = run_import(FIXTURES / "api_fields.csv", "--no-progress")
     assert "(CSV with the API's field names)" in out.splitlines()[0]
-    hal = customer("c-1")
+    hal = live_customer("c-1")
     assert (hal.state, hal.accepts_marketing, hal.marketing_opt_in_level, hal.currency) == (
         "enabled",
         True,
@@ -100,7 +100,7 @@ def test_api_fields_csv(store_a):
         "USD",
     )
     assert Address.objects.get(customer=hal).country_code == "CA"
-    ivy = customer("c-2")
+    ivy = live_customer("c-2")
     assert (ivy.tax_exempt, ivy.tax_exemptions, ivy.note, ivy.currency) == (
         True,
         ["CA_STATUS_CARD_EXEMPTION"],
@@ -113,8 +113,8 @@ def test_json_array(store_a):
     out, _ = run_import(FIXTURES / "customers.json", "--no-progress")
     assert "(JSON array)" in out.splitlines()[0]
     assert "created: 2, updated: 0, skipped: 0, failed: 0" in out
-    assert customer("j-1").phone == "+16135550107" and customer("j-1").tags == "x, y"
-    assert Address.objects.get(customer=customer("j-2")).address1 == "2 Oak Ave"
+    assert live_customer("j-1").phone == "+16135550107" and live_customer("j-1").tags == "x, y"
+    assert Address.objects.get(customer=live_customer("j-2")).address1 == "2 Oak Ave"
 
 
 def test_json_lines_gzipped(store_a, tmp_path):
@@ -123,7 +123,7 @@ def test_json_lines_gzipped(store_a, tmp_path):
     out, _ = run_import(path, "--no-progress")
     assert "(JSON Lines)" in out.splitlines()[0]
     assert "created: 2, updated: 0, skipped: 0, failed: 0" in out
-    assert customer("l-2").phone == "+442079460123"
+    assert live_customer("l-2").phone == "+442079460123"
 
 
 def test_gzipped_shopify_csv(store_a, tmp_path):
@@ -131,7 +131,7 @@ def test_gzipped_shopify_csv(store_a, tmp_path):
     path.write_bytes(gzip.compress((FIXTURES / "shopify_export.csv").read_bytes()))
     out, _ = run_import(path, "--no-progress")
     assert "created: 3," in out
-    assert customer("7012345678901").note == "Prefers email,\ncalls on Fridays"
+    assert live_customer("7012345678901").note == "Prefers email,\ncalls on Fridays"
 
 
 def test_format_override(store_a, tmp_path):
@@ -144,7 +144,7 @@ def test_format_override(store_a, tmp_path):
 
 
 def test_broken_rows_summary_and_errors_file(store_a, tmp_path):
-    customer_create(store=store_a, data={"id": "x-1", "email": "taken@example.com"})
+    customer_make(store=store_a, id="x-1", email="taken@example.com")
     errors_path = tmp_path / "errors.csv"
     out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
     assert out.splitlines() == [
@@ -186,8 +186,8 @@ def test_broken_rows_summary_and_errors_file(store_a, tmp_path):
         csv.writer(f).writerows(fixed)
     out, _ = run_import(fixed_path, "--no-progress")
     assert "created: 5, updated: 0, skipped: 0, failed: 0" in out
-    assert customer("b-7").first_name == "Café"
-    assert customer("b-3").phone == "+16135550103"
+    assert live_customer("b-7").first_name == "Café"
+    assert live_customer("b-3").phone == "+16135550103"
 
 
 def test_jsonl_errors_file_reimports(store_a, tmp_path):
@@ -205,7 +205,7 @@ def test_jsonl_errors_file_reimports(store_a, tmp_path):
     errors_path.write_text(json.dumps(entries[0]) + "\n")
     out, _ = run_import(errors_path, "--no-progress")
     assert "created: 1," in out
-    assert customer("e-1").email == "good@example.com"
+    assert live_customer("e-1").email == "good@example.com"
 
 
 def test_dry_run_writes_nothing(store_a, tmp_path):
@@ -217,7 +217,7 @@ def test_dry_run_writes_nothing(store_a, tmp_path):
 
 
 def test_conflict_modes(store_a, tmp_path):
-    customer_create(store=store_a, data={"id": "c-1", "email": "old@example.com", "note": "keep", "state": "enabled"})
+    customer_make(store=store_a, id="c-1", email="old@example.com", note="keep", state="enabled")
     path = tmp_path / "in.jsonl"
     path.write_text(
         '{"id": "c-1", "email": "hal@example.com", "first_name": "Hal"}\n{"id": "c-9", "email": "new@example.com"}\n'
@@ -228,9 +228,9 @@ def test_conflict_modes(store_a, tmp_path):
     assert "created: 0, updated: 0, skipped: 2, failed: 0" in out
     out, _ = run_import(path, "--no-progress", "--on-conflict", "update")
     assert "created: 0, updated: 2, skipped: 0, failed: 0" in out
-    c1 = customer("c-1")
+    c1 = live_customer("c-1")
     assert (c1.email, c1.first_name, c1.note, c1.state, c1.version) == ("hal@example.com", "Hal", "keep", "enabled", 2)
-    assert customer("c-9").version == 1  # sent again unchanged: applied as a PUT, nothing to change
+    assert live_customer("c-9").version == 1  # sent again unchanged: applied as a PUT, nothing to change
 
 
 def test_interrupted_import_rerun_with_skip(store_a, tmp_path):
@@ -265,7 +265,7 @@ def test_truncated_json_array_stops_with_summary(store_a, tmp_path):
     with pytest.raises(CommandError, match="the JSON array cannot be read after item 1"):
         call_command("import_customers", str(path), "--store", "Store A", "--no-progress", stdout=out)
     assert "created: 1," in out.getvalue()
-    assert customer("t-1").email == "t1@example.com"
+    assert live_customer("t-1").email == "t1@example.com"
 
 
 def test_batches_validated_ahead_in_a_thread_keep_file_order(store_a, tmp_path):
@@ -278,7 +278,7 @@ def test_batches_validated_ahead_in_a_thread_keep_file_order(store_a, tmp_path):
     assert "created: 9, updated: 0, skipped: 0, failed: 2" in out
     assert "  line 5: email: 'email' is not a valid email address." in out
     assert "  line 11: email: Another customer of this store already has this email." in out
-    assert customer("w-8").phone == "+16135550008"
+    assert live_customer("w-8").phone == "+16135550008"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -299,7 +299,7 @@ def test_parallel_jobs_on_postgresql(store_a, tmp_path):
 def test_batches_expect_new_customers_until_one_meets_an_existing(store_a, tmp_path, monkeypatch):
     from customers.services import imports
 
-    customer_create(store=store_a, data={"id": "x-4", "email": "x4@example.com"})
+    customer_make(store=store_a, id="x-4", email="x4@example.com")
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(json.dumps({"id": f"x-{i}", "email": f"x{i}@example.com"}) for i in range(9)) + "\n")
     seen = []
@@ -342,7 +342,7 @@ def test_a_deeply_nested_addresses_cell_fails_its_row_only(store_a, tmp_path):
     out, _ = run_import(source, "--no-progress")
     assert "created: 1, updated: 0, skipped: 0, failed: 1" in out
     assert "  line 2: addresses: " in out
-    assert customer("d-2").email == "d2@example.com"
+    assert live_customer("d-2").email == "d2@example.com"
 
 
 def test_a_gzipped_errors_file_is_compressed_and_reimports(store_a, tmp_path):

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from customers.models import AccountInvite, Customer
-from customers.services import customer_create
 from customers.services.lifecycle import (
     InviteLinkStatus,
     InviteLinkUnusable,
@@ -22,15 +21,10 @@ from customers.services.lifecycle import (
     invite_decline,
     invite_lookup,
 )
+from tests.factories import customer_make
 from twc.api.errors import ApiError
 
 GOOD_PASSWORD = "correct-horse-battery-9"
-
-
-def make(store, **fields):
-    fields.setdefault("email", f"{fields.get('id', 'c')}@example.com")
-    customer, _ = customer_create(store=store, data=fields)
-    return customer
 
 
 def token_of(invite) -> str:
@@ -41,13 +35,13 @@ def reload(customer) -> Customer:
     return Customer.objects.get(pk=customer.pk)
 
 
-def with_state(store, state, ref="c-1"):
-    return make(store, id=ref, state=state)
+def customer_in_state(store, state):
+    return customer_make(store=store, id="c-1", state=state)
 
 
 def test_invite_moves_disabled_to_invited_and_mails_the_link(store_a, settings):
     settings.PUBLIC_BASE_URL = "https://shop.example.com/"
-    customer = make(store_a, id="c-1", email="ann@example.com", first_name="Ann")
+    customer = customer_make(store=store_a, id="c-1", email="ann@example.com", first_name="Ann")
     invite = customer_invite(store=store_a, customer=customer)
     after = reload(customer)
     assert after.state == "invited"
@@ -68,14 +62,14 @@ def test_invite_moves_disabled_to_invited_and_mails_the_link(store_a, settings):
 
 @pytest.mark.parametrize("state", ["disabled", "declined", "invited"])
 def test_invite_is_legal_from(store_a, state):
-    customer = with_state(store_a, state)
+    customer = customer_in_state(store_a, state)
     customer_invite(store=store_a, customer=customer)
     assert reload(customer).state == "invited"
     assert reload(customer).version == 2
 
 
 def test_inviting_an_enabled_account_is_invalid_operation(store_a):
-    customer = with_state(store_a, "enabled")
+    customer = customer_in_state(store_a, "enabled")
     with pytest.raises(ApiError) as exc:
         customer_invite(store=store_a, customer=customer)
     assert exc.value.status == 409
@@ -87,7 +81,7 @@ def test_inviting_an_enabled_account_is_invalid_operation(store_a):
 
 
 def test_invite_by_email_needs_an_email_but_a_link_does_not(store_a):
-    customer = make(store_a, id="c-1", email=None, phone="613-555-0100")
+    customer = customer_make(store=store_a, id="c-1", email=None, phone="613-555-0100")
     with pytest.raises(ApiError) as exc:
         customer_invite(store=store_a, customer=customer)
     assert exc.value.errors[0].code == "InvalidOperation"
@@ -99,7 +93,7 @@ def test_invite_by_email_needs_an_email_but_a_link_does_not(store_a):
 
 
 def test_invite_of_another_stores_customer_is_not_found(store_a, store_b):
-    customer = make(store_b, id="b-1")
+    customer = customer_make(store=store_b, id="b-1")
     with pytest.raises(ApiError) as exc:
         customer_invite(store=store_a, customer=customer)
     assert exc.value.status == 404
@@ -110,7 +104,7 @@ def test_a_failed_email_undoes_the_invite(store_a, settings):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = 9  # discard port: nothing listens, the connection is refused
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     with pytest.raises(ApiError) as exc:
         customer_invite(store=store_a, customer=customer)
     assert exc.value.status == 503
@@ -119,7 +113,7 @@ def test_a_failed_email_undoes_the_invite(store_a, settings):
 
 
 def test_a_new_invite_voids_the_old_link(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     first = customer_invite(store=store_a, customer=customer)
     second = customer_invite(store=store_a, customer=customer)
     assert invite_lookup(token_of(first))[0] == InviteLinkStatus.VOIDED
@@ -131,7 +125,7 @@ def test_a_new_invite_voids_the_old_link(store_a):
 
 
 def test_accept_sets_the_password_and_enables_once(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     invite = customer_invite(store=store_a, customer=customer)
     accepted = invite_accept(token=token_of(invite), password=GOOD_PASSWORD, password_confirmation=GOOD_PASSWORD)
     after = reload(customer)
@@ -158,7 +152,7 @@ def test_accept_sets_the_password_and_enables_once(store_a):
     ],
 )
 def test_accept_refuses_a_weak_password_and_keeps_the_link(store_a, password, confirmation, fragment):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     invite = customer_invite(store=store_a, customer=customer)
     with pytest.raises(ValidationError) as exc:
         invite_accept(token=token_of(invite), password=password, password_confirmation=confirmation)
@@ -169,7 +163,7 @@ def test_accept_refuses_a_weak_password_and_keeps_the_link(store_a, password, co
 
 
 def test_accept_refuses_a_password_like_the_email(store_a):
-    customer = make(store_a, id="c-1", email="margaretha.lindqvist@example.com")
+    customer = customer_make(store=store_a, id="c-1", email="margaretha.lindqvist@example.com")
     invite = customer_invite(store=store_a, customer=customer)
     with pytest.raises(ValidationError) as exc:
         invite_accept(token=token_of(invite), password="margaretha.lindqvist")
@@ -177,7 +171,7 @@ def test_accept_refuses_a_password_like_the_email(store_a):
 
 
 def test_decline_moves_invited_to_declined_and_can_be_invited_again(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     invite = customer_invite(store=store_a, customer=customer)
     invite_decline(token=token_of(invite))
     assert reload(customer).state == "declined"
@@ -189,7 +183,7 @@ def test_decline_moves_invited_to_declined_and_can_be_invited_again(store_a):
 
 
 def test_an_expired_link_cannot_be_used(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     invite = customer_invite(store=store_a, customer=customer)
     AccountInvite.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert invite_lookup(token_of(invite))[0] == InviteLinkStatus.EXPIRED
@@ -206,7 +200,7 @@ def test_an_unknown_link_is_unknown(db, token):
 
 @pytest.mark.parametrize("state", ["disabled", "invited", "declined"])
 def test_enable_is_legal_from(store_a, state):
-    customer = with_state(store_a, state)
+    customer = customer_in_state(store_a, state)
     enabled = customer_enable(store=store_a, customer=customer)
     assert enabled.state == reload(customer).state == "enabled"
     assert reload(customer).version == 2
@@ -214,7 +208,7 @@ def test_enable_is_legal_from(store_a, state):
 
 @pytest.mark.parametrize("state", ["invited", "enabled", "declined"])
 def test_disable_is_legal_from(store_a, state):
-    customer = with_state(store_a, state)
+    customer = customer_in_state(store_a, state)
     customer_disable(store=store_a, customer=customer)
     assert reload(customer).state == "disabled"
     assert reload(customer).version == 2
@@ -228,7 +222,7 @@ def test_disable_is_legal_from(store_a, state):
     ],
 )
 def test_enable_and_disable_refuse_a_no_op(store_a, action, state, message):
-    customer = with_state(store_a, state)
+    customer = customer_in_state(store_a, state)
     with pytest.raises(ApiError) as exc:
         action(store=store_a, customer=customer)
     assert exc.value.errors[0].code == "InvalidOperation"
@@ -237,7 +231,7 @@ def test_enable_and_disable_refuse_a_no_op(store_a, action, state, message):
 
 
 def test_staff_enable_or_disable_voids_the_open_link(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     invite = customer_invite(store=store_a, customer=customer)
     customer_disable(store=store_a, customer=customer)
     assert invite_lookup(token_of(invite))[0] == InviteLinkStatus.VOIDED
@@ -247,7 +241,7 @@ def test_staff_enable_or_disable_voids_the_open_link(store_a):
 
 
 def test_a_deleted_customer_cannot_change_state(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now())
     for action in (customer_invite, customer_enable):
         with pytest.raises(ApiError) as exc:
@@ -257,7 +251,7 @@ def test_a_deleted_customer_cannot_change_state(store_a):
 
 
 def test_restore_brings_a_deleted_customer_back(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now(), version=2)
     restored = customer_restore(store=store_a, customer=customer)
     assert restored.deleted_at is None
@@ -274,9 +268,9 @@ def test_restore_brings_a_deleted_customer_back(store_a):
     ],
 )
 def test_restore_fails_clearly_when_a_live_customer_took_a_key(store_a, taker, field):
-    customer = make(store_a, id="c-1", email="c-1@example.com", phone="613-555-0100")
+    customer = customer_make(store=store_a, id="c-1", email="c-1@example.com", phone="613-555-0100")
     Customer.objects.filter(pk=customer.pk).update(deleted_at=timezone.now())
-    make(store_a, **taker)
+    customer_make(store=store_a, **taker)
     with pytest.raises(ApiError) as exc:
         customer_restore(store=store_a, customer=customer)
     assert exc.value.errors[0].code == "InvalidOperation"
@@ -285,7 +279,7 @@ def test_restore_fails_clearly_when_a_live_customer_took_a_key(store_a, taker, f
 
 
 def test_restore_of_a_live_customer_is_refused(store_a):
-    customer = make(store_a, id="c-1")
+    customer = customer_make(store=store_a, id="c-1")
     with pytest.raises(ApiError) as exc:
         customer_restore(store=store_a, customer=customer)
     assert exc.value.message == "The customer is not deleted."

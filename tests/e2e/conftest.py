@@ -45,13 +45,13 @@ def new_page(browser):
     """Pages in their own contexts (own cookies), closed after the test."""
     contexts = []
 
-    def make():
+    def open_page():
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()
 
-    yield make
+    yield open_page
     for context in contexts:
         context.close()
 

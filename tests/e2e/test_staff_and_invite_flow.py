@@ -4,13 +4,10 @@ admin; the invited customer activates through the emailed link; a used link gets
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core import mail
 
 from customers.models import Customer
-from customers.services import customer_create
-from tenants.models import StoreStaff
-from tenants.services import store_create
+from tests.factories import customer_make, staff_make, store_make
 
 pytestmark = pytest.mark.e2e
 
@@ -18,23 +15,25 @@ STAFF_PASSWORD = "staff-pass-e2e-42"
 CUSTOMER_PASSWORD = "a-long-and-unusual-passphrase-7"
 
 
-def make_customer(store, ref, **fields):
-    customer, _ = customer_create(store=store, data={"id": ref, "email": f"{ref}@example.com", **fields})
-    return customer
-
-
 @pytest.fixture
 def shop(transactional_db, live_server, settings):
     settings.PUBLIC_BASE_URL = live_server.url
-    store_a = store_create(name="Store A", tenant_name="Tenant A", country="CA", currency="CAD").store
-    store_b = store_create(name="Store B", tenant_name="Tenant B").store
-    staff = get_user_model().objects.create_user("staff-a", "staff@example.com", STAFF_PASSWORD, is_staff=True)
-    StoreStaff.objects.create(store=store_a, user=staff)
+    store_a = store_make(name="Store A", tenant_name="Tenant A", country="CA", currency="CAD")
+    store_b = store_make(name="Store B", tenant_name="Tenant B")
+    staff_make(store=store_a, username="staff-a", email="staff@example.com", password=STAFF_PASSWORD)
     customers = {
-        "ann": make_customer(store_a, "ann", first_name="Ann", last_name="Lee", tags="vip"),
-        "bob": make_customer(store_a, "bob", first_name="Bob", last_name="Roy", tags="vip, wholesale"),
-        "cid": make_customer(store_a, "cid", first_name="Cid", last_name="Moe", tags="newsletter"),
-        "foreign": make_customer(store_b, "foreign", first_name="Fay", tags="vip"),
+        "ann": customer_make(
+            store=store_a, id="ann", email="ann@example.com", first_name="Ann", last_name="Lee", tags="vip"
+        ),
+        "bob": customer_make(
+            store=store_a, id="bob", email="bob@example.com", first_name="Bob", last_name="Roy", tags="vip, wholesale"
+        ),
+        "cid": customer_make(
+            store=store_a, id="cid", email="cid@example.com", first_name="Cid", last_name="Moe", tags="newsletter"
+        ),
+        "foreign": customer_make(
+            store=store_b, id="foreign", email="foreign@example.com", first_name="Fay", tags="vip"
+        ),
     }
     return customers
 

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from customers.models import Order, Wishlist
+from tests.factories import customer_make, order_make, wishlist_make
 
 HOLDINGS = {
     "nothing": {"addresses": 0, "orders": 0, "tags": 0},
@@ -29,24 +30,22 @@ def _token_checked_every_request(settings):
     settings.RATE_LIMIT_ENABLED = False
 
 
-def addresses(count: int) -> list[dict]:
+def address_items(count: int) -> list[dict]:
     return [{"address1": f"{i} King St W", "city": "Toronto", "country_code": "CA"} for i in range(count)]
 
 
-def tags(count: int) -> str:
+def tag_text(count: int) -> str:
     return ", ".join(f"tag-{i}" for i in range(count))
 
 
-def customer_holding(client, *, ref: str, addresses: int, orders: int, tags: int) -> dict:
-    body = {"id": ref, "email": f"{ref}@shop.example", "addresses": globals()["addresses"](addresses)}
+def customer_holding(*, store, ref: str, addresses: int, orders: int, tags: int) -> None:
+    """A customer with this many addresses, orders and tags."""
+    fields = {"id": ref, "email": f"{ref}@shop.example", "addresses": address_items(addresses)}
     if tags:
-        body["tags"] = globals()["tags"](tags)
-    response = client.post("/api/customers", body, format="json")
-    assert response.status_code == 201, response.content
+        fields["tags"] = tag_text(tags)
+    customer_make(store=store, **fields)
     for number in range(orders):
-        order = {"name": f"#{ref}-{number}", "customer_id": ref, "total_price": 10}
-        assert client.post("/api/orders", order, format="json").status_code == 201
-    return response.json()
+        order_make(store=store, name=f"#{ref}-{number}", customer_id=ref, total_price=10)
 
 
 def sql_of(request):
@@ -66,9 +65,9 @@ def tables(statements: list[str]) -> list[str]:
 
 
 @pytest.mark.parametrize("holding", HOLDINGS)
-def test_get_by_reference(api_a, holding):
+def test_get_by_reference(api_a, holding, store_a):
     held = HOLDINGS[holding]
-    customer_holding(api_a, ref="c-1", **held)
+    customer_holding(store=store_a, ref="c-1", **held)
     response, sql = sql_of(lambda: api_a.get("/api/customers/c-1"))
     assert response.status_code == 200
     assert len(response.json()["addresses"]) == held["addresses"]
@@ -87,8 +86,8 @@ def test_get_of_a_missing_customer(api_a):
 
 @pytest.mark.parametrize("count", [0, 1, 50])
 def test_create(api_a, count):
-    body = {"id": "c-1", "email": "ann@shop.example", "addresses": addresses(count), "tags": tags(250)}
-    response, sql = sql_of(lambda: api_a.post("/api/customers", body, format="json"))
+    body = {"id": "c-1", "email": "ann@shop.example", "addresses": address_items(count), "tags": tag_text(250)}
+    response, sql = sql_of(lambda: api_a.post("/api/customers", body))
     assert response.status_code == 201
     assert len(response.json()["addresses"]) == count
     assert tables(sql) == [
@@ -102,14 +101,12 @@ def test_create(api_a, count):
 
 
 @pytest.mark.parametrize("orders", [1, 5])
-def test_create_taking_over_orders_and_wishlists(api_a, orders):
+def test_create_taking_over_orders_and_wishlists(api_a, orders, store_a):
     for number in range(orders):
-        order = {"name": f"#{number}", "email": "ann@shop.example", "total_price": 10}
-        assert api_a.post("/api/orders", order, format="json").status_code == 201
-        wishlist = {"email": "ann@shop.example", "items": ["sku-1"]}
-        assert api_a.post("/api/wishlists", wishlist, format="json").status_code == 201
-    body = {"id": "c-1", "email": "ann@shop.example", "addresses": addresses(2)}
-    response, sql = sql_of(lambda: api_a.post("/api/customers", body, format="json"))
+        order_make(store=store_a, name=f"#{number}", email="ann@shop.example", total_price=10)
+        wishlist_make(store=store_a, email="ann@shop.example", items=["sku-1"])
+    body = {"id": "c-1", "email": "ann@shop.example", "addresses": address_items(2)}
+    response, sql = sql_of(lambda: api_a.post("/api/customers", body))
     assert response.status_code == 201
     assert response.json()["orders_count"] == orders
     assert tables(sql) == [
@@ -127,10 +124,10 @@ def test_create_taking_over_orders_and_wishlists(api_a, orders):
 
 
 @pytest.mark.parametrize("holding", HOLDINGS)
-def test_update_of_a_field(api_a, holding):
-    customer_holding(api_a, ref="c-1", **HOLDINGS[holding])
+def test_update_of_a_field(api_a, holding, store_a):
+    customer_holding(store=store_a, ref="c-1", **HOLDINGS[holding])
     body = {"id": "c-1", "note": "prefers phone"}
-    response, sql = sql_of(lambda: api_a.put("/api/customers", body, format="json"))
+    response, sql = sql_of(lambda: api_a.put("/api/customers", body))
     assert response.status_code == 200
     assert response.json()["version"] == 2
     assert tables(sql) == [
@@ -143,10 +140,10 @@ def test_update_of_a_field(api_a, holding):
 
 
 @pytest.mark.parametrize("holding", HOLDINGS)
-def test_update_replacing_the_addresses(api_a, holding):
-    customer_holding(api_a, ref="c-1", **HOLDINGS[holding])
-    body = {"id": "c-1", "addresses": addresses(50)[::-1]}
-    response, sql = sql_of(lambda: api_a.put("/api/customers", body, format="json"))
+def test_update_replacing_the_addresses(api_a, holding, store_a):
+    customer_holding(store=store_a, ref="c-1", **HOLDINGS[holding])
+    body = {"id": "c-1", "addresses": address_items(50)[::-1]}
+    response, sql = sql_of(lambda: api_a.put("/api/customers", body))
     assert response.status_code == 200
     assert len(response.json()["addresses"]) == 50
     assert tables(sql) == [
@@ -160,10 +157,10 @@ def test_update_replacing_the_addresses(api_a, holding):
     ]
 
 
-def test_update_that_changes_nothing_writes_nothing(api_a):
-    customer_holding(api_a, ref="c-1", addresses=3, orders=0, tags=3)
-    body = {"id": "c-1", "tags": tags(3)}
-    response, sql = sql_of(lambda: api_a.put("/api/customers", body, format="json"))
+def test_update_that_changes_nothing_writes_nothing(api_a, store_a):
+    customer_holding(store=store_a, ref="c-1", addresses=3, orders=0, tags=3)
+    body = {"id": "c-1", "tags": tag_text(3)}
+    response, sql = sql_of(lambda: api_a.put("/api/customers", body))
     assert response.json()["version"] == 1
     assert tables(sql) == [
         "SELECT oauth2_provider_accesstoken",
@@ -172,8 +169,8 @@ def test_update_that_changes_nothing_writes_nothing(api_a):
 
 
 @pytest.mark.parametrize("holding", HOLDINGS)
-def test_delete(api_a, holding):
-    customer_holding(api_a, ref="c-1", **HOLDINGS[holding])
+def test_delete(api_a, holding, store_a):
+    customer_holding(store=store_a, ref="c-1", **HOLDINGS[holding])
     response, sql = sql_of(lambda: api_a.delete("/api/customers/c-1"))
     assert response.status_code == 200
     assert tables(sql) == [
@@ -183,9 +180,9 @@ def test_delete(api_a, holding):
     ]
 
 
-def test_cached_token_leaves_the_customer_queries_only(settings, api_a):
+def test_cached_token_leaves_the_customer_queries_only(settings, api_a, store_a):
     settings.TOKEN_CACHE_SECONDS = 30
-    customer_holding(api_a, ref="c-1", addresses=2, orders=0, tags=2)
+    customer_holding(store=store_a, ref="c-1", addresses=2, orders=0, tags=2)
     api_a.get("/api/customers/c-1")
     response, sql = sql_of(lambda: api_a.get("/api/customers/c-1"))
     assert response.status_code == 200
@@ -193,10 +190,10 @@ def test_cached_token_leaves_the_customer_queries_only(settings, api_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_update_of_a_field_outside_a_transaction_is_one_statement(api_a):
+def test_update_of_a_field_outside_a_transaction_is_one_statement(api_a, store_a):
     """As in production (autocommit): no BEGIN/COMMIT or savepoint around the single UPDATE."""
-    customer_holding(api_a, ref="c-1", addresses=2, orders=0, tags=2)
-    response, sql = sql_of(lambda: api_a.put("/api/customers", {"id": "c-1", "note": "n"}, format="json"))
+    customer_holding(store=store_a, ref="c-1", addresses=2, orders=0, tags=2)
+    response, sql = sql_of(lambda: api_a.put("/api/customers", {"id": "c-1", "note": "n"}))
     assert response.status_code == 200
     assert tables(sql) == [
         "SELECT oauth2_provider_accesstoken",
@@ -206,24 +203,22 @@ def test_update_of_a_field_outside_a_transaction_is_one_statement(api_a):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_duplicate_on_a_single_statement_update_is_409_and_the_connection_stays_usable(api_a):
-    customer_holding(api_a, ref="c-1", addresses=0, orders=0, tags=0)
-    customer_holding(api_a, ref="c-2", addresses=0, orders=0, tags=0)
-    response = api_a.put("/api/customers", {"id": "c-2", "email": "C-1@shop.example"}, format="json")
+def test_duplicate_on_a_single_statement_update_is_409_and_the_connection_stays_usable(api_a, store_a):
+    customer_holding(store=store_a, ref="c-1", addresses=0, orders=0, tags=0)
+    customer_holding(store=store_a, ref="c-2", addresses=0, orders=0, tags=0)
+    response = api_a.put("/api/customers", {"id": "c-2", "email": "C-1@shop.example"})
     assert response.status_code == 409
     assert response.json()["errors"][0]["field"] == "email"
     assert api_a.get("/api/customers/c-2").json()["email"] == "c-2@shop.example"
 
 
-def test_create_takes_over_by_phone_in_its_own_store_only(api_a, api_b):
+def test_create_takes_over_by_phone_in_its_own_store_only(api_a, store_a, store_b):
     """The single-customer path reads orders and wishlists in one UNION statement: by phone too,
     and never another store's."""
-    for client in (api_a, api_b):
-        order = {"name": "#1", "phone": "+1 613 555 0100", "total_price": 12.5}
-        assert client.post("/api/orders", order, format="json").status_code == 201
-        wishlist = {"phone": "613-555-0100", "items": ["sku-1"]}
-        assert client.post("/api/wishlists", wishlist, format="json").status_code == 201
-    response, sql = sql_of(lambda: api_a.post("/api/customers", {"id": "c-1", "phone": "6135550100"}, format="json"))
+    for store in (store_a, store_b):
+        order_make(store=store, name="#1", phone="+1 613 555 0100", total_price=12.5)
+        wishlist_make(store=store, phone="613-555-0100", items=["sku-1"])
+    response, sql = sql_of(lambda: api_a.post("/api/customers", {"id": "c-1", "phone": "6135550100"}))
     assert response.status_code == 201
     assert (response.json()["orders_count"], response.json()["total_spent"]) == (1, 12.5)
     assert len(sql) == 9

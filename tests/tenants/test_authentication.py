@@ -8,7 +8,8 @@ from oauth2_provider.models import AccessToken
 from rest_framework.test import APIClient
 
 from tenants.models import StoreApplication
-from tests.conftest import api_client, fetch_token
+from tests.conftest import api_client, fetch_token, post_form
+from tests.factories import customer_make
 
 
 def assert_invalid_token(response):
@@ -45,7 +46,8 @@ def test_expired_token(creds_a):
 
 def test_revoked_token(creds_a):
     token = fetch_token(creds_a.client_id, creds_a.client_secret)
-    response = APIClient().post(
+    response = post_form(
+        APIClient(),
         "/o/revoke_token/",
         {"token": token, "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
     )
@@ -72,7 +74,8 @@ def test_token_lives_one_hour(creds_a):
 
 
 def test_token_without_scope_gets_all_granted_scopes(creds_a):
-    response = APIClient().post(
+    response = post_form(
+        APIClient(),
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
     )
@@ -83,7 +86,8 @@ def test_scope_the_application_lacks_is_invalid_scope(store_a):
     from tenants.services import store_application_create
 
     creds = store_application_create(store=store_a, scopes="customers:read")
-    response = APIClient().post(
+    response = post_form(
+        APIClient(),
         "/o/token/",
         {
             "grant_type": "client_credentials",
@@ -97,7 +101,8 @@ def test_scope_the_application_lacks_is_invalid_scope(store_a):
 
 
 def test_wrong_secret_gets_no_token(creds_a):
-    response = APIClient().post(
+    response = post_form(
+        APIClient(),
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": "wrong"},
     )
@@ -106,17 +111,17 @@ def test_wrong_secret_gets_no_token(creds_a):
 
 def test_read_scope_cannot_write(scoped_client):
     reader = scoped_client("customers:read")
-    response = reader.post("/api/customers", {"email": "a@x.com"}, format="json")
+    response = reader.post("/api/customers", {"email": "a@x.com"})
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "InsufficientScope"
     assert reader.get("/api/customers/nope").status_code == 404
     assert reader.delete("/api/customers/nope").status_code == 403
-    assert reader.put("/api/customers", {"id": "x"}, format="json").status_code == 403
+    assert reader.put("/api/customers", {"id": "x"}).status_code == 403
 
 
 def test_write_scope_cannot_read(scoped_client):
     writer = scoped_client("customers:write")
-    assert writer.post("/api/customers", {"id": "c", "email": "a@x.com"}, format="json").status_code == 201
+    assert writer.post("/api/customers", {"id": "c", "email": "a@x.com"}).status_code == 201
     response = writer.get("/api/customers/c")
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "InsufficientScope"
@@ -124,23 +129,23 @@ def test_write_scope_cannot_read(scoped_client):
 
 def test_token_names_a_narrower_scope(creds_a):
     token = fetch_token(creds_a.client_id, creds_a.client_secret, scope="customers:read")
-    assert api_client(token).post("/api/customers", {"email": "a@x.com"}, format="json").status_code == 403
+    assert api_client(token).post("/api/customers", {"email": "a@x.com"}).status_code == 403
 
 
 def test_a_token_acts_only_for_its_store(api_a, api_b, store_a, store_b):
-    api_a.post("/api/customers", {"id": "same", "email": "a@x.com"}, format="json")
-    api_b.post("/api/customers", {"id": "same", "email": "b@x.com"}, format="json")
+    customer_make(store=store_a, id="same", email="a@x.com")
+    customer_make(store=store_b, id="same", email="b@x.com")
     assert api_a.get("/api/customers/same").json()["email"] == "a@x.com"
     assert api_b.get("/api/customers/same").json()["email"] == "b@x.com"
 
 
 def test_scopes_taken_from_the_application_bind_its_live_tokens(creds_a):
     client = api_client(fetch_token(creds_a.client_id, creds_a.client_secret))
-    assert client.post("/api/customers", {"id": "c-1", "email": "a@x.com"}, format="json").status_code == 201
+    assert client.post("/api/customers", {"id": "c-1", "email": "a@x.com"}).status_code == 201
     link = StoreApplication.objects.get(application__client_id=creds_a.client_id)
     link.scopes = "customers:read"
     link.save()  # as the admin saves it (the token cache is emptied on save)
-    response = client.post("/api/customers", {"id": "c-2", "email": "b@x.com"}, format="json")
+    response = client.post("/api/customers", {"id": "c-2", "email": "b@x.com"})
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "InsufficientScope"
     assert client.get("/api/customers/c-1").status_code == 200

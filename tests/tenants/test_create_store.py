@@ -10,42 +10,44 @@ from tenants.models import Store, Tenant
 from tests.conftest import api_client, fetch_token
 
 
-def run(*args) -> str:
+def run_create_store(*args) -> str:
     out = StringIO()
     call_command("create_store", *args, stdout=out)
     return out.getvalue()
 
 
 def test_json_output_gives_working_credentials(db):
-    payload = json.loads(run("Shop One", "--tenant", "Acme", "--country", "CA", "--currency", "CAD", "--json"))
+    payload = json.loads(
+        run_create_store("Shop One", "--tenant", "Acme", "--country", "CA", "--currency", "CAD", "--json")
+    )
     assert set(payload) == {"tenant", "store", "client_id", "client_secret"}
     assert payload["tenant"] == "Acme" and payload["store"] == "Shop One"
     store = Store.objects.get(name="Shop One")
     assert (store.country, store.currency) == ("CA", "CAD")
     token = fetch_token(payload["client_id"], payload["client_secret"])
-    assert api_client(token).post("/api/customers", {"email": "a@x.com"}, format="json").status_code == 201
+    assert api_client(token).post("/api/customers", {"email": "a@x.com"}).status_code == 201
 
 
 def test_tenant_is_reused(db):
-    run("Shop One", "--tenant", "Acme", "--json")
-    run("Shop Two", "--tenant", "Acme", "--json")
+    run_create_store("Shop One", "--tenant", "Acme", "--json")
+    run_create_store("Shop Two", "--tenant", "Acme", "--json")
     assert Tenant.objects.count() == 1
     assert Tenant.objects.get().stores.count() == 2
 
 
 def test_plain_output_shows_the_secret_once(db):
-    text = run("Shop One", "--tenant", "Acme")
+    text = run_create_store("Shop One", "--tenant", "Acme")
     assert "client_id:" in text and "client_secret:" in text
 
 
 @pytest.mark.parametrize("args", [["--country", "XX"], ["--currency", "ABC"], ["--timezone", "Mars/Base"]])
 def test_bad_codes_are_refused(db, args):
     with pytest.raises(CommandError):
-        run("Shop", "--tenant", "Acme", *args)
+        run_create_store("Shop", "--tenant", "Acme", *args)
     assert not Store.objects.exists()
 
 
 def test_duplicate_store_name_is_refused(db):
-    run("Shop", "--tenant", "Acme", "--json")
+    run_create_store("Shop", "--tenant", "Acme", "--json")
     with pytest.raises(CommandError, match="already exists"):
-        run("Shop", "--tenant", "Acme", "--json")
+        run_create_store("Shop", "--tenant", "Acme", "--json")

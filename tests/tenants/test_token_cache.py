@@ -9,7 +9,7 @@ from oauth2_provider.models import AccessToken, Application
 from rest_framework.test import APIClient
 
 from tenants.token_cache import TokenCache, token_cache
-from tests.conftest import api_client, fetch_token
+from tests.conftest import api_client, fetch_token, post_form
 
 
 class FakeClock:
@@ -39,8 +39,10 @@ def queries_of(client, path):
 
 
 def revoke(creds, token):
-    response = APIClient().post(
-        "/o/revoke_token/", {"token": token, "client_id": creds.client_id, "client_secret": creds.client_secret}
+    response = post_form(
+        APIClient(),
+        "/o/revoke_token/",
+        {"token": token, "client_id": creds.client_id, "client_secret": creds.client_secret},
     )
     assert response.status_code == 200
 
