@@ -20,6 +20,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from customers.errors import ApiError, FieldError, ValidationFailed, duplicate_field, invalid_field, required_field
+from customers.fields import UNIQUE_KEYS
 from customers.models import Address, Customer
 from customers.selectors import customers_holding_keys
 from customers.services.customers import new_address_values, new_customer_values, put_changes
@@ -31,7 +32,7 @@ from customers.validation import WRITABLE_MODEL_FIELDS, clean_customer
 from tenants.models import Store
 
 ON_CONFLICT_MODES = ("error", "skip", "update")
-UNIQUE_FIELDS = (("id", "ref"), ("email", "email_key"), ("phone", "phone"))
+UNIQUE_FIELDS = tuple((key.api_name, key.key_column) for key in UNIQUE_KEYS)
 # Another writer can take a key between our lookup and our write: re-plan the batch this many
 # times, then write item by item so that only the items that really collide fail.
 WRITE_ATTEMPTS = 3

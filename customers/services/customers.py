@@ -18,6 +18,7 @@ from customers.errors import (
     not_found,
     required_field,
 )
+from customers.fields import UNIQUE_KEY_BY_API_NAME
 from customers.models import Address, Customer
 from customers.selectors import customer_get
 from customers.services.integrity import duplicate_field_of
@@ -96,7 +97,8 @@ def raise_duplicate(exc: IntegrityError, customer: Customer):
     field = duplicate_field_of(exc)
     if field is None:
         raise exc
-    value = {"id": customer.ref, "email": customer.email, "phone": customer.phone}.get(field)
+    key = UNIQUE_KEY_BY_API_NAME.get(field)
+    value = getattr(customer, key.column) if key is not None else None
     raise duplicate_field(field, value) from None
 
 
