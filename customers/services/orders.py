@@ -22,12 +22,16 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from customers.emails import email_key
 from customers.errors import FieldError, ValidationFailed, duplicate_field, required_field
+from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
+from customers.phones import normalize_phone
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
-from customers.validation import CONTROL_OR_BREAK, CURRENCY_CODES, FieldChecker, email_key, normalize_phone
+from customers.validation import CURRENCY_CODES
 from tenants.models import Store
+from twc.text import CONTROL_OR_BREAK
 
 MAX_WISHLIST_ITEMS = 1000
 

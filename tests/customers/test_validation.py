@@ -2,8 +2,10 @@
 
 import pytest
 
+from customers.emails import email_key
 from customers.errors import ValidationFailed
-from customers.validation import clean_customer, email_key, normalize_phone, normalize_tags
+from customers.phones import normalize_phone
+from customers.validation import clean_customer, normalize_tags
 from tenants.models import Store
 
 CANADA = Store(name="unit", country="CA", currency="CAD")
