@@ -19,6 +19,8 @@ class Input(Enum):
 
 @dataclass(frozen=True)
 class CustomerField:
+    """One field of the customer as the API knows it."""
+
     api_name: str
     # The Customer attribute that holds it; None when computed for the answer or kept elsewhere
     # (the addresses are rows of their own).
@@ -88,8 +90,6 @@ CUSTOMER_FIELDS = (
     CustomerField("updated_at", "updated_at", READ_ONLY),
     CustomerField("invite", None, READ_ONLY, in_representation=False),
 )
-FIELDS_BY_API_NAME = {field.api_name: field for field in CUSTOMER_FIELDS}
-
 # customer_to_dict's keys, in order: also what `fields=` may name.
 REPRESENTATION_FIELDS = tuple(field.api_name for field in CUSTOMER_FIELDS if field.in_representation)
 # Sent back by clients that PUT what they read; ignored.
