@@ -140,7 +140,7 @@ def floor(conn, customers: list[dict]) -> float:
     import uuid
     from datetime import UTC, datetime
 
-    from customers.validation import normalize_phone
+    from customers.phones import normalize_phone
 
     now = datetime.now(UTC)
     store_id = conn.execute("SELECT id FROM tenants_store WHERE name = %s", [STORE]).fetchone()[0]

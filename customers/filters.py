@@ -10,17 +10,17 @@ import re
 
 import django_filters
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
 
+from customers.emails import email_key
 from customers.errors import undialable_phone_entry
 from customers.models import Customer, CustomerState
+from customers.phones import normalize_phone
 from customers.selectors import customer_find
-from customers.validation import email_key, normalize_phone
 from twc.api.errors import ValidationFailed, invalid_field, invalid_field_entry
+from twc.text import CONTROL_OR_BREAK, in_utc, parse_iso_datetime
 
 MAX_IDS = 250
 MAX_PARAM_LENGTH = 1000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TRUE_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -30,22 +30,13 @@ def _fail(name: str, message: str):
 
 def parse_timestamp(name: str, value: str) -> dt.datetime:
     """ISO 8601 date and time (a date alone means its midnight); no offset means UTC."""
-    parsed = None
-    try:
-        parsed = parse_datetime(value)
-        if parsed is None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-            parsed = dt.datetime.fromisoformat(value)
-    except ValueError:
-        parsed = None
+    parsed = parse_iso_datetime(value)
     if parsed is None:
         _fail(name, f"'{name}' must be an ISO 8601 date and time such as 2024-01-31T12:00:00Z.")
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    # In UTC: Python accepts offsets up to 23:59, PostgreSQL refuses those beyond 15:59.
-    try:
-        return parsed.astimezone(dt.UTC)
-    except OverflowError:
+    in_range = in_utc(parsed)
+    if in_range is None:
         _fail(name, f"'{name}' is out of range.")
+    return in_range
 
 
 def tag_condition(tag: str) -> Q:
@@ -159,7 +150,7 @@ def check_query_params(query_params, allowed: set[str]) -> None:
         if len(values) > 1:
             errors.append(invalid_field_entry(shown, f"'{shown}' may be given once."))
         for value in values:
-            if len(value) > MAX_PARAM_LENGTH or _CONTROL.search(value):
+            if len(value) > MAX_PARAM_LENGTH or CONTROL_OR_BREAK.search(value):
                 errors.append(invalid_field_entry(shown, f"'{shown}' is too long or contains control characters."))
     if errors:
         raise ValidationFailed(errors)

@@ -5,17 +5,29 @@ describe those dicts (and the request bodies customers.validation accepts), fiel
 checks real responses against the generated schema, so a drift between the two fails.
 """
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 
+from customers.fields import CUSTOMER_FIELDS, READ_ONLY_FIELDS, REPRESENTATION_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
-from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, READ_ONLY_FIELDS, TAX_EXEMPTION_CODES
+from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, TAX_EXEMPTION_CODES
 from twc.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from twc.api.schema import error_responses
 
 OPT_IN_LEVELS = MarketingOptInLevel.values
 TIMESTAMP_HELP = "ISO 8601 with an offset; a timestamp sent without one is read as UTC."
+# What a client sends with an effect, in the representation's order.
+INPUT_FIELDS = tuple(field.api_name for field in CUSTOMER_FIELDS if not field.read_only)
+
+
+def _in_table_order(described: dict, names: tuple[str, ...]) -> dict:
+    """The serializer fields of `described` in the order of `names` (customers.fields), which they
+    must match exactly: a field added to the table and not documented here fails at import."""
+    if described.keys() != set(names):
+        raise ImproperlyConfigured(f"customers.schema documents {sorted(described)}, customers.fields lists {names}")
+    return {name: described[name] for name in names}
 
 
 @extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
@@ -54,7 +66,7 @@ class AddressSerializer(serializers.Serializer):
 def _customer_fields(required: bool) -> dict:
     """The fields of customer_to_dict, in its order."""
     r = {"required": required}
-    return {
+    described = {
         "id": serializers.CharField(help_text="The store's own reference for the customer.", **r),
         "twc_customer_id": serializers.UUIDField(**r),
         "admin_graphql_api_id": serializers.CharField(help_text="gid://twc/Customer/<twc_customer_id>", **r),
@@ -85,6 +97,7 @@ def _customer_fields(required: bool) -> dict:
         "created_at": serializers.DateTimeField(**r),
         "updated_at": serializers.DateTimeField(**r),
     }
+    return _in_table_order(described, REPRESENTATION_FIELDS)
 
 
 CustomerSerializer = type(
@@ -209,9 +222,15 @@ AddressInputSerializer = type(
 )
 
 
+# Read-only fields that do more than be ignored when sent.
+READ_ONLY_INPUT_HELP = {
+    "twc_customer_id": "Read-only: ignored, except that it names the customer of PUT /api/customers without `id`.",
+}
+
+
 def _customer_input_fields() -> dict:
     optional = {"required": False}
-    return {
+    described = {
         "id": serializers.CharField(
             allow_null=True,
             max_length=255,
@@ -250,13 +269,13 @@ def _customer_input_fields() -> dict:
         "version": serializers.IntegerField(
             help_text="On an update: applied only when it is the customer's current version (else 409).", **optional
         ),
-        "twc_customer_id": serializers.CharField(
-            help_text="Read-only: ignored, except that it names the customer of PUT /api/customers without `id`.",
-            **optional,
-        ),
+    }
+    return {
+        **_in_table_order(described, INPUT_FIELDS),
+        **{name: serializers.CharField(help_text=text, **optional) for name, text in READ_ONLY_INPUT_HELP.items()},
         **{
             name: serializers.JSONField(help_text="Read-only: accepted and ignored.", **optional)
-            for name in sorted(READ_ONLY_FIELDS - {"twc_customer_id"})
+            for name in sorted(READ_ONLY_FIELDS - READ_ONLY_INPUT_HELP.keys())
         },
     }
 

@@ -8,7 +8,7 @@ from django.db.models import Q, QuerySet
 
 from customers.errors import customer_not_found
 from customers.models import Address, Customer, Order
-from customers.validation import CONTROL_OR_BREAK
+from twc.text import CONTROL_OR_BREAK
 
 ADDRESS_FIELD_NAMES = [field.attname for field in Address._meta.concrete_fields]
 # Every address column but customer_id, which is the customer's seq.

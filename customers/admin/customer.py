@@ -26,8 +26,9 @@ from customers.admin.forms import (
     with_refusal,
 )
 from customers.admin.inlines import AddressInline
+from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Customer
-from customers.validation import WRITABLE_MODEL_FIELDS, normalize_phone
+from customers.phones import normalize_phone
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin, staff_store_ids, staff_stores
 from twc.admin_pagination import EstimatedCountPaginator
 from twc.api.errors import ApiError

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from django import forms
 from django.forms.models import BaseInlineFormSet
 
+from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Address, Customer
 from customers.services.customers import customer_create, customer_update
-from customers.validation import ADDRESS_TEXT_FIELDS, TAX_EXEMPTION_CODES, WRITABLE_MODEL_FIELDS
+from customers.validation import ADDRESS_TEXT_FIELDS, TAX_EXEMPTION_CODES
 from twc.api.errors import ApiError, ErrorCode
 
 # Form field -> the API's name for it; the others are named alike.

@@ -10,6 +10,7 @@ from typing import Any
 from django.utils import timezone
 
 from customers.errors import customer_duplicate_entry, email_or_phone_required_entry
+from customers.fields import UNIQUE_KEYS
 from customers.models import Address, Customer
 from customers.selectors import customers_holding_keys
 from customers.services.customers import new_customer_values, put_changes
@@ -17,7 +18,7 @@ from customers.uuids import new_uuid_text
 from tenants.models import Store
 from twc.api.errors import ApiError, FieldError, duplicate_field_entry
 
-UNIQUE_FIELDS = (("id", "ref"), ("email", "email_key"), ("phone", "phone"))
+UNIQUE_FIELDS = tuple((key.api_name, key.key_column) for key in UNIQUE_KEYS)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,12 @@ from typing import NamedTuple
 
 from django.db import OperationalError, connection
 
+from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Address, Customer
 from customers.services.bulk_plan import CustomerUpdate, NewRows, Plan
 from customers.services.customers import new_address_values
 from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.services.pg_copy import copy_rows
-from customers.validation import WRITABLE_MODEL_FIELDS
 
 # What a PUT can change, written back by the update mode.
 UPDATED_FIELDS = (*WRITABLE_MODEL_FIELDS, "email_key", "version", "updated_at")

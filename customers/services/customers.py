@@ -15,6 +15,7 @@ from customers.errors import (
     customer_not_found,
     customer_version_mismatch,
 )
+from customers.fields import UNIQUE_KEY_BY_API_NAME
 from customers.models import Address, Customer
 from customers.selectors import customer_get
 from customers.services.integrity import duplicate_field_of
@@ -94,7 +95,8 @@ def raise_duplicate(exc: IntegrityError, customer: Customer):
     field = duplicate_field_of(exc)
     if field is None:
         raise exc
-    value = {"id": customer.ref, "email": customer.email, "phone": customer.phone}.get(field)
+    key = UNIQUE_KEY_BY_API_NAME.get(field)
+    value = getattr(customer, key.column) if key is not None else None
     raise customer_duplicate(field, value) from None
 
 

@@ -2,19 +2,17 @@
 
 from django.db import IntegrityError
 
-# Constraint name -> the API field it guards. PostgreSQL names the constraint.
-CONSTRAINT_FIELDS = {
-    "customers_customer_ref_per_store_uniq": "id",
-    "customers_customer_email_per_store_uniq": "email",
-    "customers_customer_phone_per_store_uniq": "phone",
-    "customers_order_name_per_store_uniq": "name",
+from customers.fields import UNIQUE_KEYS
+from customers.models import Customer
+
+# Constraint name -> the API field it guards (the customer's from customers.fields, then the order's).
+# PostgreSQL names the constraint.
+CONSTRAINT_FIELDS = {key.constraint_name: key.api_name for key in UNIQUE_KEYS} | {
+    "customers_order_name_per_store_uniq": "name"
 }
 # SQLite names the columns instead ("UNIQUE constraint failed: customers_customer.store_id, ...").
-SQLITE_COLUMN_FIELDS = {
-    "customers_customer.ref": "id",
-    "customers_customer.email_key": "email",
-    "customers_customer.phone": "phone",
-    "customers_order.name": "name",
+SQLITE_COLUMN_FIELDS = {f"{Customer._meta.db_table}.{key.key_column}": key.api_name for key in UNIQUE_KEYS} | {
+    "customers_order.name": "name"
 }
 
 

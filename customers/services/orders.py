@@ -22,11 +22,14 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from customers.emails import email_key
 from customers.errors import order_duplicate_name, undialable_phone_entry
+from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
+from customers.phones import normalize_phone
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
-from customers.validation import CONTROL_OR_BREAK, CURRENCY_CODES, FieldChecker, email_key, normalize_phone
+from customers.validation import CURRENCY_CODES
 from tenants.models import Store
 from twc.api.errors import (
     ValidationFailed,
@@ -35,6 +38,7 @@ from twc.api.errors import (
     required_field_entry,
     unknown_field_entry,
 )
+from twc.text import CONTROL_OR_BREAK
 
 MAX_WISHLIST_ITEMS = 1000
 

@@ -10,8 +10,10 @@ from django.db import transaction
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from customers.emails import email_key, normalize_email
+from customers.phones import normalize_phone
 from customers.services import customer_create
-from customers.validation import email_key, join_tags, normalize_email, normalize_phone, normalize_tags
+from customers.validation import join_tags, normalize_tags
 from tests.factories import store_make
 from twc.api.errors import ApiError, ValidationFailed
 

@@ -5,7 +5,7 @@ import phonenumbers
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from customers.validation import _e164_fast, normalize_phone
+from customers.phones import _e164_fast, normalize_phone
 
 
 def full_path(raw: str, region: str) -> str | None:

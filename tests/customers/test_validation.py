@@ -2,7 +2,9 @@
 
 import pytest
 
-from customers.validation import clean_customer, email_key, normalize_phone, normalize_tags
+from customers.emails import email_key
+from customers.phones import normalize_phone
+from customers.validation import clean_customer, normalize_tags
 from tenants.models import Store
 from twc.api.errors import ValidationFailed
 

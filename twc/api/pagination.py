@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.db.models import Q, QuerySet
-from django.utils.dateparse import parse_datetime
 
 from twc.api.errors import ValidationFailed, invalid_field
+from twc.text import parse_iso_datetime
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
@@ -81,12 +81,7 @@ def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
     if not isinstance(document, dict) or document.get("o") != ordering.name:
         raise _bad_cursor()
     value, tiebreak, direction = document.get("v"), document.get("t"), document.get("d")
-    parsed = None
-    if isinstance(value, str):
-        try:
-            parsed = parse_datetime(value)
-        except ValueError:
-            parsed = None
+    parsed = parse_iso_datetime(value) if isinstance(value, str) else None
     if (
         parsed is None
         or parsed.tzinfo is None
