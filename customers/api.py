@@ -3,7 +3,7 @@
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from customers import schema, services
+from customers import services
 from customers.filters import FILTER_PARAMS, LIST_PARAMS, check_query_params, filter_customers
 from customers.representation import (
     ADDRESS_DEPENDENT_FIELDS,
@@ -14,6 +14,7 @@ from customers.representation import (
     order_to_dict,
     wishlist_to_dict,
 )
+from customers.schema import operations
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
@@ -60,7 +61,7 @@ class CustomerCollectionView(APIView):
     """GET /api/customers (list), POST /api/customers (create) and PUT /api/customers (update the
     customer the body names)."""
 
-    @schema.list_customers
+    @operations.list_customers
     def get(self, request):
         params = request.query_params
         check_query_params(params, FILTER_PARAMS | LIST_PARAMS)
@@ -76,12 +77,12 @@ class CustomerCollectionView(APIView):
         page = paginate(queryset, ordering=ordering, limit=limit, cursor=params.get(CURSOR_PARAM))
         return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
 
-    @schema.create_customer
+    @operations.create_customer
     def post(self, request):
         customer, addresses = services.customer_create(store=request.store, data=request.data)
         return customer_response(customer, addresses, status=201)
 
-    @schema.update_customer_by_body
+    @operations.update_customer_by_body
     def put(self, request):
         customer, addresses = services.customer_update(
             store=request.store, data=request.data, if_match=request.headers.get("If-Match")
@@ -92,7 +93,7 @@ class CustomerCollectionView(APIView):
 class CustomerCountView(APIView):
     """GET /api/customers/count: how many customers the same filters as the list select."""
 
-    @schema.count_customers
+    @operations.count_customers
     def get(self, request):
         check_query_params(request.query_params, FILTER_PARAMS)
         queryset = filter_customers(
@@ -107,7 +108,7 @@ class CustomerDetailView(APIView):
     """GET /api/customers/{customerRef}, PUT and PATCH /api/customers/{id} (the path names the
     customer; both are partial, like PUT /api/customers), DELETE /api/customers/{id}."""
 
-    @schema.get_customer
+    @operations.get_customer
     def get(self, request, ref):
         return customer_response(customer_get(store=request.store, ref=ref))
 
@@ -117,15 +118,15 @@ class CustomerDetailView(APIView):
         )
         return customer_response(customer, addresses)
 
-    @schema.put_customer
+    @operations.put_customer
     def put(self, request, ref):
         return self.update(request, ref)
 
-    @schema.patch_customer
+    @operations.patch_customer
     def patch(self, request, ref):
         return self.update(request, ref)
 
-    @schema.delete_customer
+    @operations.delete_customer
     def delete(self, request, ref):
         customer = services.customer_soft_delete(store=request.store, ref=ref)
         return Response(deleted_customer_to_dict(customer))
@@ -134,7 +135,7 @@ class CustomerDetailView(APIView):
 class CustomerOrdersView(APIView):
     """GET /api/customers/{id}/orders: the customer's orders, newest first, paged like the list."""
 
-    @schema.list_customer_orders
+    @operations.list_customer_orders
     def get(self, request, ref):
         params = request.query_params
         check_query_params(params, {"ordering", "limit", CURSOR_PARAM})
@@ -153,7 +154,7 @@ class CustomerOrdersView(APIView):
 class UploadCustomersView(APIView):
     """POST /api/upload-customers[?on_conflict=error|skip|update]: many customers, one result per item."""
 
-    @schema.upload_customers
+    @operations.upload_customers
     def post(self, request):
         data = request.data
         if isinstance(data, dict) and set(data) == {"customers"}:
@@ -166,14 +167,14 @@ class UploadCustomersView(APIView):
 
 
 class OrderCreateView(APIView):
-    @schema.create_order
+    @operations.create_order
     def post(self, request):
         order, customer = services.order_create(store=request.store, data=request.data)
         return Response(order_to_dict(order, customer.ref if customer else None), status=201)
 
 
 class WishlistCreateView(APIView):
-    @schema.create_wishlist
+    @operations.create_wishlist
     def post(self, request):
         wishlist, customer = services.wishlist_create(store=request.store, data=request.data)
         return Response(wishlist_to_dict(wishlist, customer.ref if customer else None), status=201)
@@ -186,7 +187,7 @@ class CustomerSendInviteView(APIView):
     response is the customer with "invite": {"url", "expires_at", "emailed"} beside its fields.
     """
 
-    @schema.send_invite
+    @operations.send_invite
     def post(self, request, ref):
         data = request.data if request.data not in (None, "") else {}
         if not isinstance(data, dict):

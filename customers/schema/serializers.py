@@ -1,20 +1,20 @@
-"""OpenAPI documentation of the customer endpoints (drf-spectacular).
+"""The serializers that describe the customer endpoints' bodies for OpenAPI (drf-spectacular).
 
 The views answer with the plain dicts of customers.representation; the serializers here only
-describe those dicts (and the request bodies customers.validation accepts), field for field. A test
-checks real responses against the generated schema, so a drift between the two fails.
+describe those dicts (and the request bodies customers.validation accepts), field for field. The
+customer's fields follow the table in customers.fields: one added there and not described here
+fails at import. A test checks real responses against the generated schema, so a drift between the
+two fails.
 """
 
 from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.fields import CUSTOMER_FIELDS, READ_ONLY_FIELDS, REPRESENTATION_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
 from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, TAX_EXEMPTION_CODES
-from twc.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from twc.api.schema import error_responses
 
 OPT_IN_LEVELS = MarketingOptInLevel.values
 TIMESTAMP_HELP = "ISO 8601 with an offset; a timestamp sent without one is read as UTC."
@@ -26,7 +26,9 @@ def _in_table_order(described: dict, names: tuple[str, ...]) -> dict:
     """The serializer fields of `described` in the order of `names` (customers.fields), which they
     must match exactly: a field added to the table and not documented here fails at import."""
     if described.keys() != set(names):
-        raise ImproperlyConfigured(f"customers.schema documents {sorted(described)}, customers.fields lists {names}")
+        raise ImproperlyConfigured(
+            f"customers.schema.serializers documents {sorted(described)}, customers.fields lists {names}"
+        )
     return {name: described[name] for name in names}
 
 
@@ -205,6 +207,27 @@ class CountSerializer(serializers.Serializer):
         ref_name = "Count"
 
 
+class InviteSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="The single-use activation link.")
+    expires_at = serializers.DateTimeField()
+    emailed = serializers.BooleanField(help_text="Whether we sent the invite email.")
+
+    class Meta:
+        ref_name = "Invite"
+
+
+CustomerWithInviteSerializer = type(
+    "CustomerWithInviteSerializer",
+    (serializers.Serializer,),
+    {
+        **_customer_fields(True),
+        "invite": InviteSerializer(),
+        "Meta": type("Meta", (), {"ref_name": "CustomerWithInvite"}),
+        "__doc__": "The invited customer, with the invite beside its fields.",
+    },
+)
+
+
 # --- Requests -----------------------------------------------------------------------------------
 AddressInputSerializer = type(
     "AddressInputSerializer",
@@ -321,161 +344,6 @@ class WishlistInputSerializer(serializers.Serializer):
         ref_name = "WishlistInput"
 
 
-# --- Parameters ---------------------------------------------------------------------------------
-REF_PARAMETER = OpenApiParameter(
-    "ref",
-    OpenApiTypes.STR,
-    OpenApiParameter.PATH,
-    description="The customer's `id` in the caller's store, or else its `twc_customer_id`.",
-    examples=[OpenApiExample("A store's reference", value="c-1")],
-)
-IF_MATCH = OpenApiParameter(
-    "If-Match",
-    OpenApiTypes.STR,
-    OpenApiParameter.HEADER,
-    required=False,
-    description='The version the update applies to, e.g. "3" (like the body\'s `version`).',
-)
-LIMIT = OpenApiParameter(
-    "limit", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
-)
-PAGE_INFO = OpenApiParameter(
-    "page_info", OpenApiTypes.STR, description="A cursor from `next`/`previous` or the `Link` header."
-)
-CUSTOMER_FILTERS = [
-    OpenApiParameter("ids", OpenApiTypes.STR, description="Comma-separated customer ids (at most 250)."),
-    OpenApiParameter("email", OpenApiTypes.STR, description="Exact email, compared case-insensitively."),
-    OpenApiParameter("phone", OpenApiTypes.STR, description="Any format; normalised as on write (store's country)."),
-    OpenApiParameter("state", OpenApiTypes.STR, enum=CustomerState.values),
-    OpenApiParameter("tag", OpenApiTypes.STR, description="Customers having this tag (case-insensitive, exact)."),
-    OpenApiParameter("accepts_marketing", OpenApiTypes.BOOL),
-    OpenApiParameter("created_at_min", OpenApiTypes.DATETIME, description="Created at or after. " + TIMESTAMP_HELP),
-    OpenApiParameter("created_at_max", OpenApiTypes.DATETIME, description="Created at or before."),
-    OpenApiParameter("updated_at_min", OpenApiTypes.DATETIME, description="Updated at or after."),
-    OpenApiParameter("updated_at_max", OpenApiTypes.DATETIME, description="Updated at or before."),
-    OpenApiParameter(
-        "since_id", OpenApiTypes.STR, description="Only customers created after the customer with this id (or 400)."
-    ),
-    OpenApiParameter("q", OpenApiTypes.STR, description="Words, each found in a name, the email, the phone or the id."),
-]
-CUSTOMER_LIST_PARAMETERS = [
-    *CUSTOMER_FILTERS,
-    OpenApiParameter(
-        "fields", OpenApiTypes.STR, description="Comma-separated fields to return, e.g. `id,email,updated_at`."
-    ),
-    OpenApiParameter(
-        "ordering",
-        OpenApiTypes.STR,
-        enum=["created_at", "-created_at", "updated_at", "-updated_at"],
-        description="Default `created_at` (oldest first).",
-    ),
-    LIMIT,
-    PAGE_INFO,
-]
-ORDER_LIST_PARAMETERS = [
-    OpenApiParameter(
-        "ordering", OpenApiTypes.STR, enum=["-created_at", "created_at"], description="Default `-created_at`."
-    ),
-    LIMIT,
-    PAGE_INFO,
-]
-
-
-def customer_response(description: str) -> OpenApiResponse:
-    return OpenApiResponse(CustomerSerializer, description=description + " The `ETag` header is its version.")
-
-
-LINK_HELP = 'With more pages: `Link: <url>; rel="next", <url>; rel="previous"` (Shopify\'s style).'
-UPDATE_HELP = (
-    "Fields the body leaves out keep their values (PUT is partial here, like PATCH). With `version` in the body "
-    "or `If-Match`, the update applies only to that version (else 409 ConcurrentModification). The state "
-    "changes only through the account actions: sending another state is 409 InvalidOperation."
-)
-
-# One decorator per operation, applied in customers.api.
-list_customers = extend_schema(
-    operation_id="customers_list",
-    summary="List and filter customers",
-    description="The caller's store's customers, a page at a time (keyset cursor, no total count: see "
-    "`/api/customers/count`). A list is the one response with a wrapper. " + LINK_HELP,
-    parameters=CUSTOMER_LIST_PARAMETERS,
-    responses={200: CustomerPageSerializer, **error_responses(400)},
-)
-count_customers = extend_schema(
-    operation_id="customers_count",
-    summary="Count customers",
-    description="How many customers the same filters as the list select.",
-    parameters=CUSTOMER_FILTERS,
-    responses={200: CountSerializer, **error_responses(400)},
-)
-create_customer = extend_schema(
-    operation_id="customers_create",
-    summary="Create a customer",
-    request=CustomerInputSerializer,
-    responses={201: customer_response("The new customer."), **error_responses(400, 409)},
-)
-update_customer_by_body = extend_schema(
-    operation_id="customers_update",
-    summary="Update the customer the body names",
-    description="The body's `id` (or else `twc_customer_id`) names the customer. " + UPDATE_HELP,
-    request=CustomerInputSerializer,
-    parameters=[IF_MATCH],
-    responses={200: customer_response("The updated customer."), **error_responses(400, 404, 409)},
-)
-get_customer = extend_schema(
-    operation_id="customers_get",
-    summary="Read a customer",
-    parameters=[REF_PARAMETER],
-    responses={200: customer_response("The customer."), **error_responses(404)},
-)
-
-
-def _update_by_path(operation_id: str, summary: str):
-    return extend_schema(
-        operation_id=operation_id,
-        summary=summary,
-        description="The path names the customer; an `id` in the body renames it. " + UPDATE_HELP,
-        request=CustomerInputSerializer,
-        parameters=[REF_PARAMETER, IF_MATCH],
-        responses={200: customer_response("The updated customer."), **error_responses(400, 404, 409)},
-    )
-
-
-put_customer = _update_by_path("customers_put", "Update the customer the path names (PUT)")
-patch_customer = _update_by_path("customers_patch", "Update the customer the path names (PATCH)")
-delete_customer = extend_schema(
-    operation_id="customers_delete",
-    summary="Delete a customer (soft)",
-    description="The customer is no longer found, and its id, email and phone are free again.",
-    parameters=[REF_PARAMETER],
-    responses={200: DeletedCustomerSerializer, **error_responses(404)},
-)
-list_customer_orders = extend_schema(
-    operation_id="customers_orders_list",
-    summary="The customer's orders",
-    description="Newest first, paged like the customer list. " + LINK_HELP,
-    parameters=[REF_PARAMETER, *ORDER_LIST_PARAMETERS],
-    responses={200: OrderPageSerializer, **error_responses(400, 404)},
-)
-upload_customers = extend_schema(
-    operation_id="customers_upload",
-    summary="Create many customers",
-    description='Up to 10,000 customers: a JSON array, or an object `{"customers": [...]}`. Each item is '
-    "created on its own, exactly as by `POST /api/customers`; `results` has one entry per item, in order.",
-    request=CustomerInputSerializer(many=True),
-    parameters=[
-        OpenApiParameter(
-            "on_conflict",
-            OpenApiTypes.STR,
-            enum=["error", "skip", "update"],
-            description="An item whose id, email or phone belongs to an existing customer: `error` (default) fails "
-            "it with DuplicateField, `skip` reports it skipped, `update` applies it as a PUT would.",
-        )
-    ],
-    responses={200: UploadReportSerializer, **error_responses(400, 413)},
-)
-
-
 class SendInviteInputSerializer(serializers.Serializer):
     send_email = serializers.BooleanField(
         required=False, default=True, help_text="false when the store's systems send the email themselves."
@@ -483,48 +351,3 @@ class SendInviteInputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "SendInviteInput"
-
-
-class InviteSerializer(serializers.Serializer):
-    url = serializers.URLField(help_text="The single-use activation link.")
-    expires_at = serializers.DateTimeField()
-    emailed = serializers.BooleanField(help_text="Whether we sent the invite email.")
-
-    class Meta:
-        ref_name = "Invite"
-
-
-CustomerWithInviteSerializer = type(
-    "CustomerWithInviteSerializer",
-    (serializers.Serializer,),
-    {
-        **_customer_fields(True),
-        "invite": InviteSerializer(),
-        "Meta": type("Meta", (), {"ref_name": "CustomerWithInvite"}),
-        "__doc__": "The invited customer, with the invite beside its fields.",
-    },
-)
-
-send_invite = extend_schema(
-    operation_id="customers_send_invite",
-    summary="Invite the customer to activate their account",
-    description="Sends (unless `send_email` is false) a single-use activation link valid 30 days; a new invite "
-    "voids the previous link. 409 InvalidOperation when the state does not allow an invite (an enabled account).",
-    request=SendInviteInputSerializer,
-    parameters=[REF_PARAMETER],
-    responses={200: CustomerWithInviteSerializer, **error_responses(400, 404, 409)},
-)
-create_order = extend_schema(
-    operation_id="orders_create",
-    summary="Record an order",
-    description="Assigned to the customer `customer_id` names, else to the store's customer with its email, "
-    "else phone; that customer's order figures follow.",
-    request=OrderInputSerializer,
-    responses={201: OrderSerializer, **error_responses(400, 409)},
-)
-create_wishlist = extend_schema(
-    operation_id="wishlists_create",
-    summary="Record a wishlist",
-    request=WishlistInputSerializer,
-    responses={201: WishlistSerializer, **error_responses(400)},
-)

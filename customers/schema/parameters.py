@@ -1,0 +1,67 @@
+"""The OpenAPI parameters of the customer endpoints: the path's customer reference, If-Match, and
+the query parameters of the lists (customers.filters and twc.api.pagination read them)."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter
+
+from customers.models import CustomerState
+from customers.schema.serializers import TIMESTAMP_HELP
+from twc.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+REF_PARAMETER = OpenApiParameter(
+    "ref",
+    OpenApiTypes.STR,
+    OpenApiParameter.PATH,
+    description="The customer's `id` in the caller's store, or else its `twc_customer_id`.",
+    examples=[OpenApiExample("A store's reference", value="c-1")],
+)
+IF_MATCH = OpenApiParameter(
+    "If-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description='The version the update applies to, e.g. "3" (like the body\'s `version`).',
+)
+LIMIT = OpenApiParameter(
+    "limit", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+)
+PAGE_INFO = OpenApiParameter(
+    "page_info", OpenApiTypes.STR, description="A cursor from `next`/`previous` or the `Link` header."
+)
+CUSTOMER_FILTERS = [
+    OpenApiParameter("ids", OpenApiTypes.STR, description="Comma-separated customer ids (at most 250)."),
+    OpenApiParameter("email", OpenApiTypes.STR, description="Exact email, compared case-insensitively."),
+    OpenApiParameter("phone", OpenApiTypes.STR, description="Any format; normalised as on write (store's country)."),
+    OpenApiParameter("state", OpenApiTypes.STR, enum=CustomerState.values),
+    OpenApiParameter("tag", OpenApiTypes.STR, description="Customers having this tag (case-insensitive, exact)."),
+    OpenApiParameter("accepts_marketing", OpenApiTypes.BOOL),
+    OpenApiParameter("created_at_min", OpenApiTypes.DATETIME, description="Created at or after. " + TIMESTAMP_HELP),
+    OpenApiParameter("created_at_max", OpenApiTypes.DATETIME, description="Created at or before."),
+    OpenApiParameter("updated_at_min", OpenApiTypes.DATETIME, description="Updated at or after."),
+    OpenApiParameter("updated_at_max", OpenApiTypes.DATETIME, description="Updated at or before."),
+    OpenApiParameter(
+        "since_id", OpenApiTypes.STR, description="Only customers created after the customer with this id (or 400)."
+    ),
+    OpenApiParameter("q", OpenApiTypes.STR, description="Words, each found in a name, the email, the phone or the id."),
+]
+CUSTOMER_LIST_PARAMETERS = [
+    *CUSTOMER_FILTERS,
+    OpenApiParameter(
+        "fields", OpenApiTypes.STR, description="Comma-separated fields to return, e.g. `id,email,updated_at`."
+    ),
+    OpenApiParameter(
+        "ordering",
+        OpenApiTypes.STR,
+        enum=["created_at", "-created_at", "updated_at", "-updated_at"],
+        description="Default `created_at` (oldest first).",
+    ),
+    LIMIT,
+    PAGE_INFO,
+]
+ORDER_LIST_PARAMETERS = [
+    OpenApiParameter(
+        "ordering", OpenApiTypes.STR, enum=["-created_at", "created_at"], description="Default `-created_at`."
+    ),
+    LIMIT,
+    PAGE_INFO,
+]
