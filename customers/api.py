@@ -4,10 +4,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from customers import services
+from customers.fields import REPRESENTATION_FIELDS
 from customers.filters import FILTER_PARAMS, LIST_PARAMS, check_query_params, filter_customers
 from customers.representation import (
     ADDRESS_DEPENDENT_FIELDS,
-    CUSTOMER_FIELDS,
     customer_to_dict,
     customer_to_partial_dict,
     deleted_customer_to_dict,
@@ -34,7 +34,7 @@ def parse_fields(raw: str | None) -> list[str] | None:
     if raw is None:
         return None
     fields = list(dict.fromkeys(name.strip() for name in raw.split(",") if name.strip()))
-    unknown = [name for name in fields if name not in CUSTOMER_FIELDS]
+    unknown = [name for name in fields if name not in REPRESENTATION_FIELDS]
     if not fields or unknown:
         shown = ", ".join(unknown)[:200]
         raise invalid_field("fields", f"'fields' names unknown or no fields: {shown or raw[:50]}.")

@@ -6,7 +6,6 @@ rules of the input side live in customers.validation. customers.schema documents
 
 from decimal import Decimal
 
-from customers.fields import REPRESENTATION_FIELDS
 from customers.models import Address, Customer, Order, Wishlist
 
 CENT = Decimal("0.01")
@@ -123,8 +122,7 @@ def wishlist_to_dict(wishlist: Wishlist, customer_ref: str | None) -> dict:
     }
 
 
-# Every key of customer_to_dict, in order: what `fields=` may name.
-CUSTOMER_FIELDS = REPRESENTATION_FIELDS
+# The keys of customer_to_dict that read the customer's addresses.
 ADDRESS_DEPENDENT_FIELDS = frozenset({"addresses", "default_address"})
 
 
