@@ -9,7 +9,7 @@ import re
 import phonenumbers
 
 # Keep every compiled metadata pattern: each phone check matches several of them, and re's own
-# cache lookup costs more than the match (about a quarter of a bulk row's validation).
+# cache lookup costs more than the match.
 phonenumbers.enable_pattern_cache()
 
 

@@ -74,7 +74,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
     search_fields = ("ref", "email", "phone", "first_name", "last_name")
     search_help_text = "An exact id, email or phone (any format), or the start of a first or last name."
     ordering = ("-updated_at",)
-    # Only the columns with a per-store index: sorting a million rows by another is seconds.
+    # Only the columns with a per-store index: sorting by another reads every row of the store.
     sortable_by = ("ref", "updated_at")
     list_per_page = 50
     show_full_result_count = False

@@ -221,7 +221,7 @@ def written_batches(
     processes, each with its own connection, as gunicorn's workers serve uploads; this process only
     reads the file and keeps the tally. Batches in flight at once may collide on a key: the bulk
     write re-plans on the database's unique violation, so the one committed second reports the
-    duplicate (not always the later row of the file: README, "Importing").
+    duplicate (not always the later row of the file: docs/bulk-import.md).
     """
     jobs = options.jobs if options.jobs is not None else (os.cpu_count() or 1)
     # Inside a transaction (a caller's atomic block) the workers could not see its writes.

@@ -1,4 +1,4 @@
-"""orjson renders JSON many times faster than the standard library's json, on every API response."""
+"""Every API response rendered by orjson: it renders JSON much faster than the standard library's json."""
 
 import decimal
 import uuid

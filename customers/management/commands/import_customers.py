@@ -29,8 +29,8 @@ LAYOUT_NAMES = {
 
 class Command(BaseCommand):
     help = "Import a customer file (CSV incl. Shopify's layouts, JSON array, JSON Lines; .gz too) into a store."
-    # The system checks (URLs, admin, every app) cost half a second before the first row, and an
-    # import depends on none of them; `manage.py check` and every server start still run them.
+    # The system checks (URLs, admin, every app) delay the first row, and an import depends on
+    # none of them; `manage.py check` and every server start still run them.
     requires_system_checks = []
 
     def add_arguments(self, parser):
