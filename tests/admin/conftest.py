@@ -6,19 +6,7 @@ from django.test import Client
 from django.utils import timezone
 
 from customers.models import Address, Customer
-from customers.services import customer_create, order_create, wishlist_create
-from tenants.models import StoreStaff
-
-
-def make_user(username, *, superuser=False, stores=()):
-    user_model = get_user_model()
-    if superuser:
-        user = user_model.objects.create_superuser(username, f"{username}@example.com", "pw")
-    else:
-        user = user_model.objects.create_user(username, f"{username}@example.com", "pw", is_staff=True)
-    for store in stores:
-        StoreStaff.objects.create(store=store, user=user)
-    return user
+from tests.factories import customer_make, order_make, staff_make, wishlist_make
 
 
 def logged_in(user) -> Client:
@@ -29,12 +17,12 @@ def logged_in(user) -> Client:
 
 @pytest.fixture
 def superuser(db):
-    return make_user("root", superuser=True)
+    return get_user_model().objects.create_superuser("root", "root@example.com", "pw")
 
 
 @pytest.fixture
 def staff_a(store_a):
-    return make_user("staff-a", stores=[store_a])
+    return staff_make(store=store_a, username="staff-a")
 
 
 @pytest.fixture
@@ -48,30 +36,24 @@ def admin_a(staff_a, store_b):
     return logged_in(staff_a)
 
 
-def customer(store, ref, **fields):
-    fields.setdefault("email", f"{ref}@example.com")
-    created, _ = customer_create(store=store, data={"id": ref, **fields})
-    return created
-
-
 @pytest.fixture
 def shop(store_a, store_b):
     """Two customers per store, with an address, an order and a wishlist each; one deleted in each."""
     made = {}
     for store, prefix in ((store_a, "a"), (store_b, "b")):
-        first = customer(
-            store,
-            f"{prefix}-1",
+        first = customer_make(
+            store=store,
+            id=f"{prefix}-1",
             email=f"{prefix}1@example.com",
             first_name=f"{prefix.upper()}ann",
             tags="vip, newsletter",
             addresses=[{"city": f"{prefix}-city", "default": True}],
         )
-        second = customer(store, f"{prefix}-2", email=f"{prefix}2@example.com", state="enabled")
-        gone = customer(store, f"{prefix}-gone", email=f"{prefix}gone@example.com")
+        second = customer_make(store=store, id=f"{prefix}-2", email=f"{prefix}2@example.com", state="enabled")
+        gone = customer_make(store=store, id=f"{prefix}-gone", email=f"{prefix}gone@example.com")
         Customer.objects.filter(pk=gone.pk).update(deleted_at=timezone.now())
-        order, _ = order_create(store=store, data={"name": f"#{prefix}1001", "email": first.email, "total_price": 10})
-        wishlist, _ = wishlist_create(store=store, data={"name": f"{prefix}-wish", "email": first.email})
+        order = order_make(store=store, name=f"#{prefix}1001", email=first.email, total_price=10)
+        wishlist = wishlist_make(store=store, name=f"{prefix}-wish", email=first.email)
         made[prefix] = {
             "first": Customer.objects.get(pk=first.pk),
             "second": second,

@@ -8,7 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from customers.models import Address, Customer
-from tests.admin.conftest import customer
+from tests.factories import customer_make
 
 CHANGELIST = "/admin/customers/customer/"
 
@@ -69,7 +69,7 @@ def test_restore_action_on_deleted_customers(admin_a, shop, store_a):
 
 def test_restore_fails_clearly_when_the_email_is_taken(admin_a, shop, store_a):
     gone = shop["a"]["gone"]
-    customer(store_a, "a-new", email="AGONE@example.com")
+    customer_make(store=store_a, id="a-new", email="AGONE@example.com")
     messages = run_action(admin_a, "restore_customers", [gone], query="?deleted=yes")
     assert messages == [
         "Restored 0 customers.",
@@ -354,7 +354,7 @@ def test_estimated_count_on_postgresql(store_a, monkeypatch):
     from twc import admin_pagination
 
     for index in range(30):
-        customer(store_a, f"c-{index}")
+        customer_make(store=store_a, id=f"c-{index}")
     queryset = Customer.objects.filter(store=store_a).order_by("pk")
     monkeypatch.setattr(admin_pagination, "EXACT_COUNT_BELOW", 0)
     count = admin_pagination.EstimatedCountPaginator(queryset, 10).count

@@ -8,10 +8,11 @@ from django.db import connection
 
 from customers.admin.forms import STALE_MESSAGE
 from customers.models import Customer
-from tests.admin.conftest import customer, logged_in, make_user
+from tests.admin.conftest import logged_in
 from tests.admin.test_customer_admin_actions import CHANGELIST, form_data
 from tests.admin.test_customer_admin_writes import add_data
 from tests.battery.concurrency import run_concurrently
+from tests.factories import customer_make, staff_make
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
@@ -35,7 +36,7 @@ def outcome(response) -> str:
 
 
 def staff_clients(store, count: int) -> list:
-    return [logged_in(make_user(f"staff-{index}", stores=[store])) for index in range(count)]
+    return [logged_in(staff_make(store=store)) for _ in range(count)]
 
 
 def test_staff_adding_the_same_email_at_once_create_it_once(store_a):
@@ -51,7 +52,7 @@ def test_staff_adding_the_same_email_at_once_create_it_once(store_a):
 
 
 def test_staff_saving_one_customer_at_once_change_it_once(store_a):
-    first = customer(store_a, "c-1")
+    first = customer_make(store=store_a, id="c-1")
     clients = staff_clients(store_a, 4)
 
     def edit(index):

@@ -2,11 +2,13 @@
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth import get_user_model
 from django.core import mail
 
 from customers.admin import CustomerAdmin
 from customers.models import Customer
-from tests.admin.conftest import logged_in, make_user
+from tests.admin.conftest import logged_in
+from tests.factories import staff_make
 
 CHANGELIST = "/admin/customers/customer/"
 
@@ -159,14 +161,14 @@ def test_add_page_offers_only_the_staffs_stores(admin_a, shop, store_a, store_b)
 
 
 def test_staff_without_a_store_sees_nothing(shop, store_a):
-    lonely = logged_in(make_user("lonely"))
+    lonely = logged_in(get_user_model().objects.create_user("lonely", is_staff=True))
     assert lonely.get(CHANGELIST).status_code == 403
     assert lonely.get(f"{CHANGELIST}{shop['a']['first'].pk}/change/").status_code in (403, 404)
     assert "/admin/customers/customer/" not in lonely.get("/admin/").content.decode()
 
 
 def test_a_non_staff_member_is_sent_to_the_login(shop, store_a):
-    user = make_user("customer-user", stores=[store_a])
+    user = staff_make(store=store_a)
     user.is_staff = False
     user.save()
     response = logged_in(user).get(CHANGELIST)

@@ -9,8 +9,8 @@ from customers.admin.forms import GONE_MESSAGE, STALE_MESSAGE, Refusal, refusal_
 from customers.errors import customer_not_found, customer_version_mismatch
 from customers.models import Address, Customer
 from customers.services import customer_update, order_create
-from tests.admin.conftest import customer
 from tests.admin.test_customer_admin_actions import CHANGELIST, form_data, fresh
+from tests.factories import customer_make
 from twc.api.errors import ApiError, ErrorCode, FieldError
 
 DUPLICATE = "Another customer of this store already has this {}."
@@ -241,7 +241,7 @@ def test_adding_with_addresses_through_the_service(admin_a, shop, store_a):
 
 
 def test_the_tag_filter_is_the_apis(admin_a, shop, store_a):
-    customer(store_a, "tagged", tags="VIP-gold, Vip")
+    customer_make(store=store_a, id="tagged", tags="VIP-gold, Vip")
     listed = {c.ref for c in admin_a.get(CHANGELIST + "?tag=vip").context["cl"].result_list}
     assert listed == {"a-1", "tagged"}
     listed = {c.ref for c in admin_a.get(CHANGELIST + "?tag=vip-GOLD").context["cl"].result_list}
