@@ -25,3 +25,19 @@ def test_setup_demo_prints_the_admin_and_staff_logins(db, tmp_path, monkeypatch)
     call_command("setup_demo", stdout=again)
     assert f"user: staff  password: {staff_password}" in again.getvalue()
     assert StoreStaff.objects.count() == 1
+
+
+def test_setup_demo_gives_existing_logins_a_new_password_when_the_saved_one_is_lost(db, tmp_path, monkeypatch):
+    credentials = tmp_path / "creds.json"
+    monkeypatch.setattr(setup_demo, "CREDENTIALS_FILE", credentials)
+    call_command("setup_demo", stdout=StringIO())
+    credentials.unlink()
+    out = StringIO()
+    call_command("setup_demo", stdout=out)
+    text = out.getvalue()
+    admin_password = text.split("user: admin  password: ")[1].split()[0]
+    staff_password = text.split("user: staff  password: ")[1].split()[0]
+    assert authenticate(username="admin", password=admin_password).is_superuser
+    staff = authenticate(username="staff", password=staff_password)
+    assert staff.is_staff and not staff.is_superuser
+    assert StoreStaff.objects.count() == 1

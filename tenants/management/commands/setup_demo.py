@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.management.base import BaseCommand
 
 from tenants.models import Store, StoreStaff
@@ -17,6 +18,7 @@ from tenants.services import store_application_create, store_create
 
 DEMO_TENANT = "Demo Tenant"
 DEMO_STORE = "Demo Store"
+DEMO_ADMIN = "admin"
 DEMO_STAFF = "staff"
 CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".demo-credentials.json"
 
@@ -38,37 +40,40 @@ class Command(BaseCommand):
             creds = store_application_create(store=store)
             saved.update(client_id=creds.client_id, client_secret=creds.client_secret)
 
-        user_model = get_user_model()
-        admin = user_model.objects.filter(username="admin").first()
-        if admin is None or "admin_password" not in saved:
-            password = secrets.token_urlsafe(12)
-            if admin is None:
-                admin = user_model.objects.create_superuser("admin", "admin@example.com", password)
-            else:
-                admin.set_password(password)
-                admin.save()
-            saved["admin_password"] = password
-
+        demo_login(saved, username=DEMO_ADMIN, password_key="admin_password", superuser=True)
         # A shop staff login: sees and manages the demo store's customers only.
-        staff = user_model.objects.filter(username=DEMO_STAFF).first()
-        if staff is None or "staff_password" not in saved:
-            password = secrets.token_urlsafe(12)
-            if staff is None:
-                staff = user_model.objects.create_user(DEMO_STAFF, "staff@example.com", password, is_staff=True)
-            else:
-                staff.set_password(password)
-                staff.is_staff = True
-                staff.save()
-            saved["staff_password"] = password
+        staff = demo_login(saved, username=DEMO_STAFF, password_key="staff_password")
         store = Store.objects.get(name=DEMO_STORE)
         StoreStaff.objects.get_or_create(store=store, user=staff)
         CREDENTIALS_FILE.write_text(json.dumps(saved, indent=2))
         CREDENTIALS_FILE.chmod(0o600)
+        self.stdout.write(instructions(f"http://{options['host']}", saved))
 
-        base = f"http://{options['host']}"
-        read_token = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
-        self.stdout.write(
-            f"""
+
+def demo_login(saved: dict[str, str], *, username: str, password_key: str, superuser: bool = False) -> User:
+    """The demo login `username`, created if missing; a fresh password, kept in `saved`, unless one is
+    saved already (the database has only its hash)."""
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    if user is not None and password_key in saved:
+        return user
+    password = secrets.token_urlsafe(12)
+    saved[password_key] = password
+    if user is None and superuser:
+        return user_model.objects.create_superuser(username, f"{username}@example.com", password)
+    if user is None:
+        return user_model.objects.create_user(username, f"{username}@example.com", password, is_staff=True)
+    user.set_password(password)
+    if not superuser:
+        user.is_staff = True
+    user.save()
+    return user
+
+
+def instructions(base: str, saved: dict[str, str]) -> str:
+    """How to call the API and log in to the admin with the demo credentials, for a server at `base`."""
+    read_token = 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+    return f"""
 Demo store {DEMO_STORE!r} (tenant {DEMO_TENANT!r}, country CA, currency CAD)
   client_id:     {saved["client_id"]}
   client_secret: {saved["client_secret"]}
@@ -86,8 +91,7 @@ Create a customer:
 Read it back:
   curl -s {base}/api/customers/demo-1 -H "Authorization: Bearer $TOKEN"
 
-Admin: {base}/admin/  user: admin  password: {saved["admin_password"]}
+Admin: {base}/admin/  user: {DEMO_ADMIN}  password: {saved["admin_password"]}
 Shop staff of {DEMO_STORE!r}: {base}/admin/  user: {DEMO_STAFF}  password: {saved["staff_password"]}
 API docs: {base}/api/docs/
 """
-        )
