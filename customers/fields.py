@@ -120,6 +120,6 @@ class UniqueKey:
 UNIQUE_KEYS = tuple(
     UniqueKey(field.api_name, field.column, field.unique_key_column, field.constraint_name)
     for field in CUSTOMER_FIELDS
-    if field.unique_key_column
+    if field.unique_key_column and field.column and field.constraint_name
 )
 UNIQUE_KEY_BY_API_NAME = {key.api_name: key for key in UNIQUE_KEYS}

@@ -28,7 +28,7 @@ class MarketingOptInLevel(models.TextChoices):
 LIVE = Q(deleted_at__isnull=True)
 
 
-class CustomerQuerySet(models.QuerySet):
+class CustomerQuerySet(models.QuerySet["Customer"]):
     def for_store(self, store: Store) -> "CustomerQuerySet":
         """The one way to read customers: confined to one store's customers that are not deleted."""
         return self.filter(store=store, deleted_at__isnull=True)

@@ -7,6 +7,7 @@ same result to DRF (`request.auth`, or the 401).
 """
 
 import hashlib
+from typing import TYPE_CHECKING, cast
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,15 +17,29 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from tenants.token_cache import token_cache
 
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from tenants.models import Store, StoreApplication
+
 
 def token_checksum(raw_token: str) -> str:
     # DOT stores only this checksum when COMPLIANT_BCP_RFC9700_TOKEN_STORAGE is on.
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
-def store_of(token: AccessToken):
+class StoreRequest(HttpRequest):
+    """Django's request as `resolve_store` leaves it (for the type checker: the attributes are set on
+    the request itself)."""
+
+    store_token: AccessToken | None
+    store: "Store | None"
+    store_token_refusal: str | None
+
+
+def store_of(token: AccessToken) -> "Store | None":
     """The store a token acts for (loaded by the select_related below), or None."""
-    link = getattr(token.application, "store_link", None) if token.application else None
+    link: StoreApplication | None = getattr(token.application, "store_link", None) if token.application else None
     return link.store if link is not None else None
 
 
@@ -38,7 +53,8 @@ def store_token_of(request: HttpRequest) -> AccessToken | None:
     """
     if "access_token" in request.GET:
         raise AuthenticationFailed("Send the token in the Authorization header, not the query string.")
-    header = get_authorization_header(request).split()
+    # It reads only `META`, which Django's request has as well as DRF's.
+    header = get_authorization_header(request).split()  # type: ignore[arg-type]
     if not header:
         return None
     if header[0].lower() != b"bearer" or len(header) != 2:
@@ -71,9 +87,10 @@ def resolve_store(request: HttpRequest) -> None:
         token, refusal = store_token_of(request), None
     except AuthenticationFailed as exc:
         token, refusal = None, str(exc.detail)
-    request.store_token = token
-    request.store = store_of(token) if token is not None else None
-    request.store_token_refusal = refusal
+    resolved = cast(StoreRequest, request)
+    resolved.store_token = token
+    resolved.store = store_of(token) if token is not None else None
+    resolved.store_token_refusal = refusal
 
 
 class StoreTokenAuthentication(BaseAuthentication):
@@ -86,8 +103,8 @@ class StoreTokenAuthentication(BaseAuthentication):
 
     www_authenticate_realm = "api"
 
-    def authenticate(self, request):
-        django_request = request._request
+    def authenticate(self, request: "Request") -> tuple[None, AccessToken] | None:
+        django_request = cast(StoreRequest, request._request)
         resolve_store(django_request)
         if django_request.store_token_refusal is not None:
             raise AuthenticationFailed(django_request.store_token_refusal)
@@ -95,5 +112,5 @@ class StoreTokenAuthentication(BaseAuthentication):
             return None
         return (None, django_request.store_token)
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: "Request") -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'

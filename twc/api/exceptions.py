@@ -4,6 +4,7 @@
 """
 
 import logging
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -41,13 +42,13 @@ def is_database_unavailable(exc: Exception) -> bool:
     )
 
 
-def error_body(status: int, errors: list[FieldError]) -> dict:
+def error_body(status: int, errors: list[FieldError]) -> dict[str, object]:
     return {"statusCode": status, "message": errors[0].message, "errors": [e.as_dict() for e in errors]}
 
 
-def _drf_validation_entries(detail, prefix: str = "") -> list[FieldError]:
+def _drf_validation_entries(detail: object, prefix: str | None = "") -> list[FieldError]:
     if isinstance(detail, dict):
-        entries = []
+        entries: list[FieldError] = []
         for key, value in detail.items():
             name = key if not prefix else f"{prefix}.{key}"
             if key == "non_field_errors":
@@ -83,7 +84,8 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, drf.MethodNotAllowed):
         return method_not_allowed(str(exc.detail))
     if isinstance(exc, drf.Throttled):
-        return too_many_requests(retry_after=max(1, int(exc.wait or 1)))
+        # Throttled.__init__ sets `wait`; the stubs do not declare it.
+        return too_many_requests(retry_after=max(1, int(exc.wait or 1)))  # type: ignore[attr-defined]
     if isinstance(exc, drf.ValidationError):
         return ApiError(_drf_validation_entries(exc.detail) or [invalid_field_entry(None, "Invalid input.")])
     if isinstance(exc, DjangoValidationError):
@@ -105,7 +107,7 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: an unexpected exception is logged and answered 500 in the same shape."""
     error = to_api_error(exc)
     if error is None:

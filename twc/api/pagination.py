@@ -15,9 +15,11 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
 
 from twc.api.errors import ValidationFailed, invalid_field
 from twc.text import parse_iso_datetime
@@ -44,7 +46,7 @@ class Ordering:
 
 def orderings(fields: list[str], *, tiebreak: str) -> dict[str, Ordering]:
     """`created_at` and `-created_at` for each field, with the model's primary key as tiebreak."""
-    result = {}
+    result: dict[str, Ordering] = {}
     for field in fields:
         result[field] = Ordering(field, field, False, tiebreak)
         result[f"-{field}"] = Ordering(f"-{field}", field, True, tiebreak)
@@ -59,7 +61,7 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_cursor(ordering: Ordering, value, tiebreak: int, direction: str) -> str:
+def encode_cursor(ordering: Ordering, value: object, tiebreak: int, direction: str) -> str:
     if isinstance(value, dt.datetime):
         value = value.isoformat()
     document = json.dumps({"o": ordering.name, "v": value, "t": tiebreak, "d": direction}, separators=(",", ":"))
@@ -93,7 +95,7 @@ def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
     return parsed, tiebreak, direction
 
 
-def _after(ordering: Ordering, value, tiebreak: int, *, backwards: bool) -> Q:
+def _after(ordering: Ordering, value: object, tiebreak: int, *, backwards: bool) -> Q:
     """Rows strictly after (value, tiebreak) in the ordering's direction (before it when backwards)."""
     greater = ordering.descending == backwards
     op = "gt" if greater else "lt"
@@ -107,12 +109,12 @@ def _after(ordering: Ordering, value, tiebreak: int, *, backwards: bool) -> Q:
 
 @dataclass
 class Page:
-    items: list
+    items: list[Any]
     next_cursor: str | None
     previous_cursor: str | None
 
 
-def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str | None) -> Page:
+def paginate(queryset: QuerySet[Any], *, ordering: Ordering, limit: int, cursor: str | None) -> Page:
     """One page of `queryset` in `ordering`, at most `limit` rows, with the cursors around it."""
     if cursor is None:
         rows = list(queryset.order_by(*ordering.order_by())[: limit + 1])
@@ -132,7 +134,7 @@ def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str 
     if backwards:
         items.reverse()
         # We came back from the page after this one, so it exists.
-        next_cursor = (
+        next_cursor: str | None = (
             _cursor_of(ordering, items[-1], "next") if items else encode_cursor(ordering, value, tiebreak, "next")
         )
         previous_cursor = _cursor_of(ordering, items[0], "previous") if has_more else None
@@ -147,11 +149,11 @@ def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str 
     return Page(items, next_cursor, previous_cursor)
 
 
-def _cursor_of(ordering: Ordering, row, direction: str) -> str:
+def _cursor_of(ordering: Ordering, row: Model, direction: str) -> str:
     return encode_cursor(ordering, getattr(row, ordering.field), getattr(row, ordering.tiebreak), direction)
 
 
-def link_header(request, page: Page) -> str | None:
+def link_header(request: HttpRequest, page: Page) -> str | None:
     """Shopify's `Link: <url>; rel="next", <url>; rel="previous"`; the URLs keep the request's other
     query parameters (filters, fields, ordering, limit)."""
     links = []

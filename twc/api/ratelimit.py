@@ -14,14 +14,16 @@ import logging
 import math
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 
 from twc.api.errors import too_many_requests
-from twc.api.middleware import answers_503_when_database_is_down, json_error_response
+from twc.api.middleware import GetResponse, answers_503_when_database_is_down, json_error_response
 from twc.api.models import RateLimitBucket
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
@@ -114,7 +116,16 @@ def take(key: str, *, rate: float, burst: int) -> Decision | None:
         return None
 
 
-def application_limits(store) -> tuple[float, int]:
+class RateLimitedStore(Protocol):
+    """What the limiter reads of a store (tenants.Store: twc/ imports no app)."""
+
+    @property
+    def rate_limit_per_second(self) -> float | None: ...
+    @property
+    def rate_limit_burst(self) -> int | None: ...
+
+
+def application_limits(store: RateLimitedStore) -> tuple[float, int]:
     rate = store.rate_limit_per_second if store.rate_limit_per_second else settings.RATE_LIMIT_PER_SECOND
     burst = store.rate_limit_burst if store.rate_limit_burst else settings.RATE_LIMIT_BURST
     return float(rate), int(burst)
@@ -124,7 +135,7 @@ def over_the_limit(decision: Decision) -> HttpResponse:
     return json_error_response(too_many_requests(retry_after=decision.retry_after, headers=decision.headers()))
 
 
-def token_client_id(request) -> str | None:
+def token_client_id(request: HttpRequest) -> str | None:
     import base64
 
     header = request.META.get("HTTP_AUTHORIZATION", "")
@@ -140,11 +151,11 @@ def token_client_id(request) -> str | None:
 class RateLimitMiddleware:
     """429 TooManyRequests with Retry-After over the limit, and the budget on every /api/ response."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse):
         self.get_response = get_response
 
     @answers_503_when_database_is_down
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not settings.RATE_LIMIT_ENABLED:
             return self.get_response(request)
         if request.path_info.startswith("/api/"):
@@ -153,12 +164,13 @@ class RateLimitMiddleware:
             return self.limit_token_endpoint(request)
         return self.get_response(request)
 
-    def limit_api(self, request):
+    def limit_api(self, request: HttpRequest) -> HttpResponseBase:
         store = getattr(request, "store", None)
         if store is None:
             return self.get_response(request)  # the view answers 401; nothing to count against
         rate, burst = application_limits(store)
-        decision = take(f"app:{request.store_token.application_id}", rate=rate, burst=burst)
+        token = request.store_token  # type: ignore[attr-defined]  # set with request.store
+        decision = take(f"app:{token.application_id}", rate=rate, burst=burst)
         if decision is None:
             return self.get_response(request)
         if not decision.allowed:
@@ -168,7 +180,7 @@ class RateLimitMiddleware:
             response[name] = value
         return response
 
-    def limit_token_endpoint(self, request):
+    def limit_token_endpoint(self, request: HttpRequest) -> HttpResponseBase:
         """Answered in OAuth's error style, like the token endpoint's other errors."""
         keys = [
             (

@@ -5,6 +5,8 @@ drf-spectacular documents only success responses by default, and a schema fuzzer
 4xx as undocumented: `error_responses` and the postprocessing hook add them.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -45,7 +47,8 @@ class ErrorSerializer(serializers.Serializer):
 
     statusCode = serializers.IntegerField()
     message = serializers.CharField()
-    errors = ErrorEntrySerializer(many=True)
+    # A declared field: DRF's metaclass takes it out of the class, so it does not hide Serializer.errors.
+    errors = ErrorEntrySerializer(many=True)  # type: ignore[assignment]
 
     class Meta:
         ref_name = "Error"
@@ -77,7 +80,7 @@ IDEMPOTENCY_KEY = {
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
-def add_api_conventions(result, generator, request, public):
+def add_api_conventions(result: dict[str, Any], generator: object, request: object, public: bool) -> dict[str, Any]:
     """Postprocessing hook: the responses, headers and parameters every /api/ operation shares."""
     # The routes take an optional trailing slash; the contract writes the paths without one.
     result["paths"] = {

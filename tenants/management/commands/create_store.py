@@ -2,9 +2,10 @@
 
 import json
 import zoneinfo
+from typing import Any
 
 import pycountry
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.models import Store
 from tenants.services import store_create
@@ -13,7 +14,7 @@ from tenants.services import store_create
 class Command(BaseCommand):
     help = "Create a store (and its tenant if needed) with an OAuth client; prints the secret once."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("store_name")
         parser.add_argument("--tenant", required=True, help="tenant (merchant) name; created if new")
         parser.add_argument("--country", default="US", help="ISO 3166-1 alpha-2, for national phone numbers")
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--timezone", default="UTC")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         country, currency = options["country"].upper(), options["currency"].upper()
         if pycountry.countries.get(alpha_2=country) is None:
             raise CommandError(f"--country {country!r} is not an ISO 3166-1 alpha-2 code")
