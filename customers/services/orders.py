@@ -22,7 +22,7 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.emails import email_key
+from customers.emails import LOOKALIKE_MESSAGE, email_key, is_written_one_way
 from customers.errors import order_duplicate_name, undialable_phone_entry
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
@@ -170,7 +170,10 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
     cleaned: dict[str, Any] = {"email": None, "email_key": None, "phone": None}
     if data.get("email") is not None:
         email = check.text(data, "email", 254)
-        if email:
+        if email and not is_written_one_way(email):
+            # Its key would find the customer whose address it imitates and hand them the order.
+            check.fail("email", f"'email' {LOOKALIKE_MESSAGE}")
+        elif email:
             cleaned["email"] = email
             cleaned["email_key"] = email_key(email)
     if data.get("phone") is not None:
