@@ -14,11 +14,9 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
+# The code of the ValidationError for an address that is not written one way (customers.errors
+# words it for clients).
 LOOKALIKE_CODE = "lookalike"
-LOOKALIKE_MESSAGE = (
-    "must be in NFC and hold, beyond ASCII, only letters, marks and digits: no compatibility characters "
-    "(such as ſ or the Kelvin sign), no invisible, control or format characters, no symbols."
-)
 
 # Letters and marks that render as nothing (combining grapheme joiner, Hangul fillers, Khmer
 # inherent vowels, Mongolian and other variation selectors); the other default-ignorable code points
@@ -68,7 +66,7 @@ def is_written_one_way(email: str) -> bool:
 def validate_email(email: str) -> None:
     """Raise Django's ValidationError for an invalid address or one that is not written one way."""
     if not is_written_one_way(email):
-        raise ValidationError(LOOKALIKE_MESSAGE, code=LOOKALIKE_CODE)
+        raise ValidationError(_validate_syntax.message, code=LOOKALIKE_CODE)
     _validate_syntax(email)
 
 

@@ -11,8 +11,8 @@ import re
 import django_filters
 from django.db.models import Q, QuerySet
 
-from customers.emails import LOOKALIKE_MESSAGE, email_key, is_written_one_way
-from customers.errors import undialable_phone_entry
+from customers.emails import email_key, is_written_one_way
+from customers.errors import lookalike_email_entry, undialable_phone_entry
 from customers.models import Customer, CustomerState
 from customers.phones import normalize_phone
 from customers.selectors import customer_find
@@ -85,7 +85,7 @@ class CustomerFilter(django_filters.FilterSet):
     def filter_email(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if not is_written_one_way(value):
             # No stored address is written so; its key could match the address it imitates.
-            _fail(name, f"'email' {LOOKALIKE_MESSAGE}")
+            raise ValidationFailed(lookalike_email_entry())
         return queryset.filter(email_key=email_key(value))
 
     def filter_phone(self, queryset: QuerySet, name: str, value: str) -> QuerySet:

@@ -22,8 +22,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.emails import LOOKALIKE_MESSAGE, email_key, is_written_one_way
-from customers.errors import order_duplicate_name, undialable_phone_entry
+from customers.emails import email_key, is_written_one_way
+from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
 from customers.phones import normalize_phone
@@ -172,7 +172,7 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
         email = check.text(data, "email", 254)
         if email and not is_written_one_way(email):
             # Its key would find the customer whose address it imitates and hand them the order.
-            check.fail("email", f"'email' {LOOKALIKE_MESSAGE}")
+            check.errors.append(lookalike_email_entry())
         elif email:
             cleaned["email"] = email
             cleaned["email_key"] = email_key(email)
