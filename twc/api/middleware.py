@@ -5,8 +5,8 @@ import functools
 from django.conf import settings
 from django.http import HttpResponse
 
-from twc.api.errors import ApiError, invalid_json_input, payload_too_large, service_unavailable
-from twc.api.exceptions import error_body, is_database_unavailable
+from twc.api.errors import ApiError, invalid_json_input, payload_too_large
+from twc.api.exceptions import error_body, is_database_unavailable, unavailable_error
 from twc.api.renderers import dumps
 
 
@@ -66,7 +66,7 @@ def answers_503_when_database_is_down(call):
             return call(self, request)
         except Exception as exc:
             if is_database_unavailable(exc):
-                return json_error_response(service_unavailable())
+                return json_error_response(unavailable_error(exc))
             raise
 
     return guarded
@@ -84,5 +84,5 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request, exception):
         if is_database_unavailable(exception):
-            return json_error_response(service_unavailable())
+            return json_error_response(unavailable_error(exception))
         return None
