@@ -1,7 +1,7 @@
 """The statement timeout of the processes that serve HTTP (docs/operations.md).
 
 `enable_statement_timeout()` is called by the WSGI application (`twc/wsgi.py`, loaded by gunicorn
-and runserver alike): from then on every statement of the process is cut after
+and runserver alike) and the ASGI one: from then on every statement of the process is cut after
 `DATABASE_STATEMENT_TIMEOUT_MS`, and the API answers `503` (twc.api.exceptions). Management
 commands (the import, the erasure job, migrations) never load the WSGI application, so they run
 uncut, however long their statements take.
