@@ -1,5 +1,7 @@
 """The customer endpoints of the contract: thin views over services and selectors."""
 
+from urllib.parse import quote
+
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -48,10 +50,20 @@ def parse_ordering(raw: str | None, allowed: dict, default: str):
     return ordering
 
 
-def page_response(request, key: str, page, items: list) -> Response:
+def customer_path(ref: str, *rest: str) -> str:
+    """The API path of a customer (or of `rest` under it), its id percent-encoded as one path
+    segment: an id may hold `/`, `?`, `#`, `%` or spaces, or be `.` or `..` (which URL resolution
+    would remove unless encoded)."""
+    segment = quote(ref, safe="")
+    if segment in (".", ".."):
+        segment = segment.replace(".", "%2E")
+    return "/".join(("/api/customers", segment, *rest))
+
+
+def page_response(request, key: str, page, items: list, *, path: str | None = None) -> Response:
     """A list is the one response with a wrapper: the items under `key` and the cursors beside them."""
     response = Response({key: items, "next": page.next_cursor, "previous": page.previous_cursor})
-    link = link_header(request, page)
+    link = link_header(request, page, path=path)
     if link:
         response["Link"] = link
     return response
@@ -148,7 +160,8 @@ class CustomerOrdersView(APIView):
             limit=limit,
             cursor=params.get(CURSOR_PARAM),
         )
-        return page_response(request, "orders", page, [order_to_dict(order, customer.ref) for order in page.items])
+        orders = [order_to_dict(order, customer.ref) for order in page.items]
+        return page_response(request, "orders", page, orders, path=customer_path(ref, "orders"))
 
 
 class UploadCustomersView(APIView):

@@ -43,6 +43,17 @@ def email_or_phone_required_entry() -> FieldError:
     return required_field_entry("email", "A customer needs an 'email' or a 'phone'.")
 
 
+LOOKALIKE_EMAIL = (
+    "'email' must be in NFC and hold, beyond ASCII, only letters, marks and digits: no compatibility "
+    "characters (such as ſ or the Kelvin sign), no invisible, control or format characters, no symbols."
+)
+
+
+def lookalike_email_entry() -> FieldError:
+    """An email that NFKC changes or that holds invisible characters (customers.emails)."""
+    return invalid_field_entry("email", LOOKALIKE_EMAIL)
+
+
 def undialable_phone_entry() -> FieldError:
     return invalid_field_entry("phone", "'phone' is not a dialable number.")
 

@@ -55,7 +55,7 @@ CUSTOMER_FIELDS = (
         "email",
         "email",
         WRITTEN,
-        unique_key_column="email_key",  # email.casefold(): unique case-insensitively
+        unique_key_column="email_key",  # email.lower(): unique case-insensitively
         constraint_name="customers_customer_email_per_store_uniq",
     ),
     CustomerField(

@@ -44,7 +44,7 @@ class Customer(models.Model):
     ref = models.CharField("id (store reference)", max_length=255)
 
     email = models.CharField(max_length=254, null=True, blank=True)
-    # email.casefold(), computed in Python so SQLite and PostgreSQL agree on non-ASCII case.
+    # email.lower(), computed in Python so SQLite and PostgreSQL agree on non-ASCII case.
     email_key = models.CharField(max_length=254, null=True, blank=True, editable=False)
     phone = models.CharField("phone (E.164)", max_length=20, null=True, blank=True)
     first_name = models.CharField(max_length=255, blank=True, default="")

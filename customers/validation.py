@@ -14,8 +14,8 @@ from typing import Any
 import pycountry
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from customers.emails import email_key, normalize_email, validate_email
-from customers.errors import customer_not_an_object, email_or_phone_required_entry
+from customers.emails import LOOKALIKE_CODE, email_key, normalize_email, validate_email
+from customers.errors import LOOKALIKE_EMAIL, customer_not_an_object, email_or_phone_required_entry
 from customers.field_checker import FieldChecker
 from customers.fields import KNOWN_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
@@ -112,8 +112,9 @@ def _clean_email(data: dict, cleaned: dict, check: FieldChecker, store: Store, p
     if email:
         try:
             validate_email(email)
-        except DjangoValidationError:
-            check.fail("email", "'email' is not a valid email address.")
+        except DjangoValidationError as error:
+            lookalike = error.code == LOOKALIKE_CODE
+            check.fail("email", LOOKALIKE_EMAIL if lookalike else "'email' is not a valid email address.")
         else:
             cleaned["email"] = normalize_email(email)
             cleaned["email_key"] = email_key(email)

@@ -115,6 +115,9 @@ DATABASES = {
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
+# Every statement of a process that serves HTTP is cut after this many milliseconds (the API answers
+# 503); 0: never. twc/wsgi.py applies it, so commands and migrations run uncut (twc/statement_timeout.py).
+DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "5000"))
 DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "0"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
     # psycopg's connection pool (Django 5.1+) instead of persistent connections, which Django

@@ -30,7 +30,11 @@ PAGE_INFO = OpenApiParameter(
 )
 CUSTOMER_FILTERS = [
     OpenApiParameter("ids", OpenApiTypes.STR, description="Comma-separated customer ids (at most 250)."),
-    OpenApiParameter("email", OpenApiTypes.STR, description="Exact email, compared case-insensitively."),
+    OpenApiParameter(
+        "email",
+        OpenApiTypes.STR,
+        description="Exact email, compared case-insensitively; a look-alike address (see the field) is 400.",
+    ),
     OpenApiParameter("phone", OpenApiTypes.STR, description="Any format; normalised as on write (store's country)."),
     OpenApiParameter("state", OpenApiTypes.STR, enum=CustomerState.values),
     OpenApiParameter("tag", OpenApiTypes.STR, description="Customers having this tag (case-insensitive, exact)."),
@@ -42,7 +46,11 @@ CUSTOMER_FILTERS = [
     OpenApiParameter(
         "since_id", OpenApiTypes.STR, description="Only customers created after the customer with this id (or 400)."
     ),
-    OpenApiParameter("q", OpenApiTypes.STR, description="Words, each found in a name, the email, the phone or the id."),
+    OpenApiParameter(
+        "q",
+        OpenApiTypes.STR,
+        description="Words, each found in a name, the email, the phone or the id; at most 200 characters and 10 words.",
+    ),
 ]
 CUSTOMER_LIST_PARAMETERS = [
     *CUSTOMER_FILTERS,

@@ -260,7 +260,14 @@ def _customer_input_fields() -> dict:
             help_text="The store's reference; the new twc_customer_id if omitted.",
             **optional,
         ),
-        "email": serializers.EmailField(allow_null=True, allow_blank=True, max_length=254, **optional),
+        "email": serializers.EmailField(
+            allow_null=True,
+            allow_blank=True,
+            max_length=254,
+            help_text="Internationalised addresses in NFC are accepted; an address that NFKC changes, or that "
+            "holds invisible, control or format characters or symbols, is 400.",
+            **optional,
+        ),
         "phone": serializers.CharField(
             allow_null=True,
             allow_blank=True,

@@ -23,8 +23,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.emails import email_key
-from customers.errors import order_duplicate_name, undialable_phone_entry
+from customers.emails import email_key, is_written_one_way
+from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
 from customers.phones import normalize_phone
@@ -185,7 +185,10 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
     cleaned: dict[str, Any] = {"email": None, "email_key": None, "phone": None}
     if data.get("email") is not None:
         email = check.text(data, "email", 254)
-        if email:
+        if email and not is_written_one_way(email):
+            # Its key would find the customer whose address it imitates and hand them the order.
+            check.errors.append(lookalike_email_entry())
+        elif email:
             cleaned["email"] = email
             cleaned["email_key"] = email_key(email)
     if data.get("phone") is not None:

@@ -42,6 +42,23 @@ def is_database_unavailable(exc: Exception) -> bool:
     )
 
 
+def is_statement_timeout(exc: Exception) -> bool:
+    """A statement cut by the statement timeout (twc/statement_timeout.py): PostgreSQL's
+    query_canceled (SQLSTATE 57014, psycopg's QueryCanceled) or SQLite's interrupt."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return getattr(exc.__cause__, "sqlstate", None) == "57014" or str(exc) == "interrupted"
+
+
+def unavailable_error(exc: Exception) -> ApiError:
+    """The 503 of a database error that is no bug: a statement that ran too long, or an outage."""
+    if is_statement_timeout(exc):
+        logger.warning("statement timeout")
+        return service_unavailable("The request took too long for the database; retry later, or narrow it.")
+    logger.warning("database unavailable: %s", exc.__class__.__name__)
+    return service_unavailable()
+
+
 def error_body(status: int, errors: list[FieldError]) -> dict[str, object]:
     return {"statusCode": status, "message": errors[0].message, "errors": [e.as_dict() for e in errors]}
 
@@ -93,8 +110,7 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, SuspiciousOperation):
         return invalid_json_input("The request could not be read.")
     if is_database_unavailable(exc):
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
-        return service_unavailable()
+        return unavailable_error(exc)
     if isinstance(exc, drf.APIException):
         return invalid_operation(str(exc.detail), status=exc.status_code)
     return None

@@ -8,8 +8,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
-from twc.api.errors import ApiError, invalid_json_input, payload_too_large, service_unavailable
-from twc.api.exceptions import error_body, is_database_unavailable
+from twc.api.errors import ApiError, invalid_json_input, payload_too_large
+from twc.api.exceptions import error_body, is_database_unavailable, unavailable_error
 from twc.api.renderers import dumps
 
 # What Django hands a middleware: the rest of the chain.
@@ -75,7 +75,7 @@ def answers_503_when_database_is_down(
             return call(self, request)
         except Exception as exc:
             if is_database_unavailable(exc):
-                return json_error_response(service_unavailable())
+                return json_error_response(unavailable_error(exc))
             raise
 
     return guarded
@@ -93,5 +93,5 @@ class DatabaseUnavailableMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_database_unavailable(exception):
-            return json_error_response(service_unavailable())
+            return json_error_response(unavailable_error(exception))
         return None

@@ -20,9 +20,10 @@ from urllib.parse import urlencode
 
 from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
+from django.utils.encoding import escape_uri_path
 
 from twc.api.errors import ValidationFailed, invalid_field
-from twc.text import parse_iso_datetime
+from twc.text import in_utc, parse_iso_datetime
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
@@ -84,9 +85,11 @@ def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
         raise _bad_cursor()
     value, tiebreak, direction = document.get("v"), document.get("t"), document.get("d")
     parsed = parse_iso_datetime(value) if isinstance(value, str) else None
+    # In UTC: PostgreSQL refuses offsets past 15:59 and Python cannot shift year 1 or 9999 out of
+    # range; a cursor we wrote is always in UTC-representable range.
+    parsed = in_utc(parsed) if parsed is not None and parsed.tzinfo is not None else None
     if (
         parsed is None
-        or parsed.tzinfo is None
         or type(tiebreak) is not int
         or not 0 <= tiebreak < 2**63
         or direction not in ("next", "previous")
@@ -153,15 +156,21 @@ def _cursor_of(ordering: Ordering, row: Model, direction: str) -> str:
     return encode_cursor(ordering, getattr(row, ordering.field), getattr(row, ordering.tiebreak), direction)
 
 
-def link_header(request: HttpRequest, page: Page) -> str | None:
+def link_header(request: HttpRequest, page: Page, *, path: str | None = None) -> str | None:
     """Shopify's `Link: <url>; rel="next", <url>; rel="previous"`; the URLs keep the request's other
-    query parameters (filters, fields, ordering, limit)."""
+    query parameters (filters, fields, ordering, limit).
+
+    `path` is the listing's path, already percent-encoded (a view whose path holds an id encodes it
+    as one segment); by default the request's, encoded again: Django decoded it, and a `?`, `#` or
+    space taken from an id would end or break the URL.
+    """
+    base = request.build_absolute_uri(path if path is not None else escape_uri_path(request.path))
     links = []
     for rel, cursor in (("previous", page.previous_cursor), ("next", page.next_cursor)):
         if cursor is None:
             continue
         params = [(key, value) for key, values in request.GET.lists() if key != CURSOR_PARAM for value in values]
         params.append((CURSOR_PARAM, cursor))
-        url = request.build_absolute_uri(request.path) + "?" + urlencode(params)
+        url = base + "?" + urlencode(params)
         links.append(f'<{url}>; rel="{rel}"')
     return ", ".join(links) or None

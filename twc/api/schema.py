@@ -22,7 +22,8 @@ ERROR_DESCRIPTIONS = {
     415: "UnsupportedMediaType: the body is not application/json.",
     422: "IdempotencyKeyReused: the Idempotency-Key was already used with a different request.",
     429: "TooManyRequests: over the application's rate limit; retry after `Retry-After` seconds.",
-    503: "ServiceUnavailable: the database (or the shared state) cannot be reached; with `Retry-After`.",
+    503: "ServiceUnavailable: the database (or the shared state) cannot be reached, or a statement ran past the "
+    "statement timeout; with `Retry-After`.",
 }
 # Every /api/ operation can answer these whatever it does.
 EVERY_OPERATION = (401, 403, 405, 429, 503)
