@@ -16,9 +16,9 @@ from django.db.migrations.executor import MigrationExecutor
 
 from customers.emails import email_key, is_written_one_way
 from customers.models import Customer, Order, Wishlist
-from tests.admin.conftest import logged_in, make_user
+from tests.admin.conftest import logged_in
 from tests.admin.test_customer_admin_writes import add_data
-from tests.factories import customer_make, order_make
+from tests.factories import customer_make, order_make, staff_make
 
 # (what it imitates, the look-alike)
 LOOKALIKES = [
@@ -125,7 +125,7 @@ def test_q_does_not_find_an_ascii_email_by_its_lookalike(api_a, store_a):
 
 
 def test_the_admin_refuses_a_lookalike_on_its_field(store_a):
-    admin_a = logged_in(make_user("staff-a", stores=[store_a]))
+    admin_a = logged_in(staff_make(store=store_a, username="staff-a"))
     response = admin_a.post("/admin/customers/customer/add/", add_data(store_a, email="ſara@shop.com"))
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == ["email"]
