@@ -1,23 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from oauth2_provider import views as oauth2_views
 
 from twc import health
 from twc.api.views import UnknownApiPathView
 
-# Only the token, revoke and introspect views of django-oauth-toolkit: the default include also
-# mounts application management and authorization pages this service does not offer.
-oauth_urlpatterns = [
-    path("token/", oauth2_views.TokenView.as_view(), name="token"),
-    path("revoke_token/", oauth2_views.RevokeTokenView.as_view(), name="revoke-token"),
-    path("introspect/", oauth2_views.IntrospectTokenView.as_view(), name="introspect"),
-]
-
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("o/", include((oauth_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
+    path("o/", include("tenants.oauth_urls", namespace="oauth2_provider")),
     path("api/", include("customers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
