@@ -48,7 +48,9 @@ def credential_limits(request, credentials: ClientCredentials) -> list[Limit]:
                 settings.TOKEN_CLIENT_RATE_LIMIT_BURST,
             )
         )
-    limits.append(Limit("oauth-fail-all", settings.TOKEN_GLOBAL_RATE_LIMIT_PER_SECOND, settings.TOKEN_GLOBAL_RATE_LIMIT_BURST))
+    limits.append(
+        Limit("oauth-fail-all", settings.TOKEN_GLOBAL_RATE_LIMIT_PER_SECOND, settings.TOKEN_GLOBAL_RATE_LIMIT_BURST)
+    )
     return limits
 
 
