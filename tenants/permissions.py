@@ -17,5 +17,5 @@ class HasStoreScope(BasePermission):
         # The token's own scopes, and the application's as they are now: scopes taken away from an
         # application in the admin bind the tokens it was already given.
         if needed not in token.scope.split() or needed not in token.application.store_link.scopes.split():
-            raise insufficient_scope(f"This request needs the '{needed}' scope.")
+            raise insufficient_scope(f"This request needs the '{needed}' scope.", scope=needed)
         return True
