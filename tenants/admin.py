@@ -8,8 +8,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
+from tenants.admin_login import ThrottledAdminAuthenticationForm
 from tenants.models import ALL_SCOPES, Store, StoreApplication, StoreStaff, Tenant
 from tenants.services import store_application_create
+
+# Failed staff sign-ins are throttled (tenants.admin_login), whichever route reaches the login view.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class SuperuserOnlyMixin:

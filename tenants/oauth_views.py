@@ -1,10 +1,11 @@
 """The OAuth endpoints: django-oauth-toolkit's token, revoke and introspect views, hardened.
 
-Every POST goes through `CredentialEndpoint.dispatch`, in this order, each step before any
+Every request goes through `CredentialEndpoint.dispatch`, in this order, each step before any
 credential is looked at unless it says otherwise:
-1. a body over `OAUTH_MAX_BODY_BYTES` is refused (413);
-2. the token endpoint refuses every grant but `client_credentials` (`unsupported_grant_type`);
-3. credentials or tokens in the query string are refused (`invalid_request`);
+1. credentials or tokens in the query string are refused (`invalid_request`), whatever the method;
+   a method other than POST is DOT's 405;
+2. a body over `OAUTH_MAX_BODY_BYTES` is refused (413);
+3. the token endpoint refuses every grant but `client_credentials` (`unsupported_grant_type`);
 4. the limits on credentials (tenants.oauth_limits) admit the request or answer 429;
 5. DOT's view answers, through the validator (tenants.oauth_validator); a 503 when no hash slot
    became free; a failed client authentication is 401 `invalid_client` with a Basic challenge
@@ -58,6 +59,17 @@ def oauth_error(status: int, error: str, description: str, **headers: str) -> Js
     return response
 
 
+def refuse_query_credentials(request) -> JsonResponse | None:
+    in_query = sorted(QUERY_REFUSED.intersection(request.GET.keys()))
+    if not in_query:
+        return None
+    return oauth_error(
+        400,
+        "invalid_request",
+        f"'{in_query[0]}' must be sent in the form body or the Authorization header, not the query string.",
+    )
+
+
 def invalid_client() -> JsonResponse:
     return oauth_error(401, "invalid_client", "Client authentication failed.", WWW_Authenticate=BASIC_CHALLENGE)
 
@@ -66,8 +78,9 @@ class CredentialEndpoint:
     """The steps every OAuth endpoint shares (the module's docstring lists them)."""
 
     def dispatch(self, request, *args, **kwargs):
-        if request.method != "POST":
-            return super().dispatch(request, *args, **kwargs)
+        refused = refuse_query_credentials(request)
+        if refused is not None or request.method != "POST":
+            return refused or super().dispatch(request, *args, **kwargs)
         refused = self.refuse_before_credentials(request)
         if refused is not None:
             return refused
@@ -99,13 +112,6 @@ class CredentialEndpoint:
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > settings.OAUTH_MAX_BODY_BYTES:
             return oauth_error(413, "invalid_request", "The request body is too large.")
-        in_query = sorted(QUERY_REFUSED.intersection(request.GET.keys()))
-        if in_query:
-            return oauth_error(
-                400,
-                "invalid_request",
-                f"'{in_query[0]}' must be sent in the form body or the Authorization header, not the query string.",
-            )
         return None
 
     def respond(self, request, *args, **kwargs):

@@ -14,6 +14,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # [\s\S]: a path with an encoded line break (%0A) is under /api/ too, not Django's HTML 404.
     re_path(r"^api(/[\s\S]*)?$", UnknownApiPathView.as_view()),
+    # The admin's login view with its throttle's 429 (tenants.admin_login), ahead of the admin's own.
+    path("admin/", include("tenants.admin_urls")),
     path("admin/", admin.site.urls),
     path("account/", include("customers.account_urls")),
 ]

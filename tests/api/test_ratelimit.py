@@ -149,3 +149,29 @@ def test_the_limiter_adds_a_constant_number_of_statements(api_a, settings, share
     print(f"\nrate limiter on the {shared_state}: {extra.pop()} extra SQL statements per request")
     # Redis keeps the buckets: no SQL. The database: savepoint, SELECT ... FOR UPDATE, UPDATE, release.
     assert {count - unlimited for count in limited} == ({0} if shared_state == "redis" else {4})
+
+
+def test_a_token_given_back_refills_the_bucket_never_above_its_burst(db):
+    limit = ratelimit.Limit("test:give-back", 0.001, 2)
+    assert ratelimit.take_each([limit]) == (None, [limit])
+    assert ratelimit.take_each([limit]) == (None, [limit])
+    refusal, taken = ratelimit.take_each([limit])
+    assert (refusal.allowed, taken) == (False, [])
+    ratelimit.give_back_each([limit])
+    assert ratelimit.take_each([limit])[0] is None
+    for _ in range(5):
+        ratelimit.give_back_each([limit])
+    assert [ratelimit.take(limit.key, rate=limit.rate, burst=limit.burst).allowed for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    ratelimit.give_back("test:never-taken", rate=1, burst=1)  # a bucket that does not exist stays so
+
+
+def test_take_each_stops_at_the_first_refusal(db):
+    first, second = ratelimit.Limit("test:first", 0.001, 1), ratelimit.Limit("test:second", 0.001, 5)
+    ratelimit.take_each([first])
+    refusal, taken = ratelimit.take_each([first, second])
+    assert refusal is not None and taken == []
+    assert ratelimit.take(second.key, rate=second.rate, burst=second.burst).remaining == 4  # untouched before
