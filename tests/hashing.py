@@ -1,10 +1,12 @@
 """A password hasher that counts its work, to prove a request made none (tests only)."""
 
+import threading
 from collections import Counter
 
 from django.contrib.auth.hashers import MD5PasswordHasher
 
 calls: Counter = Counter()
+_lock = threading.Lock()
 
 
 class CountingMD5Hasher(MD5PasswordHasher):
@@ -12,11 +14,13 @@ class CountingMD5Hasher(MD5PasswordHasher):
     counting every hash it computes: `calls["verify"]`, `calls["encode"]`."""
 
     def verify(self, password, encoded):
-        calls["verify"] += 1
+        with _lock:
+            calls["verify"] += 1
         return super().verify(password, encoded)
 
     def encode(self, password, salt):
-        calls["encode"] += 1
+        with _lock:
+            calls["encode"] += 1
         return super().encode(password, salt)
 
 

@@ -15,6 +15,8 @@ decide, never timings.
 
 import base64
 import datetime as dt
+import threading
+import time
 from collections import Counter
 from urllib.parse import quote
 
@@ -28,6 +30,7 @@ from rest_framework.test import APIClient
 
 from tests.admin.conftest import make_user
 from tests.api.conftest import shared_state  # noqa: F401  (the fixture, run on the database and Redis)
+from tests.battery.concurrency import run_concurrently
 from tests.conftest import api_client, fetch_token, post_form
 from tests.hashing import count_hashes
 
@@ -198,6 +201,37 @@ def test_a_stranger_hammering_a_store_client_id_cannot_stop_the_real_client(wher
     assert {response.status_code for response in stranger} == {401, 429}
     assert guess_hashes <= 10  # its guesses cost a hash only while the client's budget lasted
     assert other_store.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_strangers_cannot_stop_the_real_client(creds_a, settings):
+    settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND, settings.TOKEN_CLIENT_RATE_LIMIT_BURST = 0.001, 10
+    hashes = count_hashes(settings)
+    done = threading.Event()
+
+    def act(index):
+        if index == 0:  # the store's own client, a token now and then
+            try:
+                return [token_request(creds_a) for _ in range(10)]
+            finally:
+                done.set()
+        sent = []
+        while not done.is_set():
+            sent.append(token_request(creds_a, f"guess-{index}-{len(sent)}", ip=f"10.88.0.{index}"))
+        return sent
+
+    started = time.monotonic()
+    real, *strangers = run_concurrently(5, act)
+    elapsed = time.monotonic() - started
+    stranger = [response for sent in strangers for response in sent]
+    print(
+        f"\n4 concurrent strangers ({connection.vendor}): {len(stranger)} requests in {elapsed:.1f} s "
+        f"({len(stranger) / elapsed:.0f}/s), statuses {statuses(stranger)}, {hashes['verify'] - len(real)} hashes of "
+        f"their guesses; the real client got {sum(r.status_code == 200 for r in real)} of {len(real)} tokens"
+    )
+    assert [response.status_code for response in real] == [200] * 10
+    assert set(statuses(stranger)) <= {401, 429}
+    assert hashes["verify"] - len(real) <= 10
 
 
 def test_strangers_on_many_addresses_against_many_stores_are_bounded_by_the_service_wide_budget(db, settings):
