@@ -15,7 +15,7 @@ import binascii
 import contextvars
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -77,7 +77,9 @@ def decode_basic(value: str) -> ClientCredentials:
         return UNREADABLE_BASIC
 
 
-def client_credentials(*, authorization: str | None, client_id: str | None, client_secret: str | None):
+def client_credentials(
+    *, authorization: str | None, client_id: str | None, client_secret: str | None
+) -> ClientCredentials:
     """The request's credentials: the Basic header's when it has one, else the body's."""
     value = basic_value(authorization)
     if value is not None:
@@ -116,7 +118,7 @@ class CredentialCheck:
     authenticated: bool | None = None
     secret_verified: bool = False
     hashes: int = 0
-    client_id: str | None = field(default=None)
+    client_id: str | None = None
 
 
 current_check: contextvars.ContextVar[CredentialCheck | None] = contextvars.ContextVar(
