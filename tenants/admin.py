@@ -12,8 +12,12 @@ from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
+from tenants.admin_login import ThrottledAdminAuthenticationForm
 from tenants.models import ALL_SCOPES, Store, StoreApplication, StoreStaff, Tenant
 from tenants.services import store_application_create
+
+# Failed staff sign-ins are throttled (tenants.admin_login), whichever route reaches the login view.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class SuperuserOnlyMixin:

@@ -16,6 +16,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from tenants.token_cache import token_cache
+from twc.api.errors import INVALID_REQUEST, INVALID_TOKEN, NO_BEARER_TOKEN
 
 if TYPE_CHECKING:
     from rest_framework.request import Request
@@ -35,6 +36,7 @@ class StoreRequest(HttpRequest):
     store_token: AccessToken | None
     store: "Store | None"
     store_token_refusal: str | None
+    store_token_refusal_code: str | None
 
 
 def store_of(token: AccessToken) -> "Store | None":
@@ -46,23 +48,28 @@ def store_of(token: AccessToken) -> "Store | None":
 def store_token_of(request: HttpRequest) -> AccessToken | None:
     """The valid store token a request carries, or None when it carries none.
 
-    Raises AuthenticationFailed, with the 401's message, for a token in the query string (RFC 9700:
-    it would land in access logs), a malformed header, or a token that is unknown, expired, revoked
-    or of no store. A token found valid is cached in the process for TOKEN_CACHE_SECONDS
-    (tenants.token_cache says how revocation is honoured); its expiry is checked every time.
+    Raises AuthenticationFailed, with the 401's message and as its code the RFC 6750 error of the
+    challenge, for a token in the query string (RFC 9700: it would land in access logs), a malformed
+    header, or a token that is unknown, expired, revoked or of no store. A token found valid is
+    cached in the process for TOKEN_CACHE_SECONDS (tenants.token_cache says how revocation is
+    honoured); its expiry is checked every time.
     """
     if "access_token" in request.GET:
-        raise AuthenticationFailed("Send the token in the Authorization header, not the query string.")
+        raise AuthenticationFailed(
+            "Send the token in the Authorization header, not the query string.", code=INVALID_REQUEST
+        )
     # It reads only `META`, which Django's request has as well as DRF's.
     header = get_authorization_header(request).split()  # type: ignore[arg-type]
     if not header:
         return None
     if header[0].lower() != b"bearer" or len(header) != 2:
-        raise AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+        # RFC 6750 section 3.1: another scheme is no bearer token at all; its challenge names no error.
+        code = NO_BEARER_TOKEN if header[0].lower() != b"bearer" else INVALID_REQUEST
+        raise AuthenticationFailed("The Authorization header must be 'Bearer <token>'.", code=code)
     try:
         raw_token = header[1].decode("ascii")
     except UnicodeDecodeError:
-        raise AuthenticationFailed("The token is invalid.") from None
+        raise AuthenticationFailed("The token is invalid.", code=INVALID_TOKEN) from None
     checksum = token_checksum(raw_token)
     token = token_cache.get(checksum)
     if token is None:
@@ -72,25 +79,27 @@ def store_token_of(request: HttpRequest) -> AccessToken | None:
         if token is not None and store_of(token) is not None:
             token_cache.put(checksum, token)
     if token is None or token.expires <= timezone.now():
-        raise AuthenticationFailed("The token is unknown, expired or revoked.")
+        raise AuthenticationFailed("The token is unknown, expired or revoked.", code=INVALID_TOKEN)
     if store_of(token) is None:
-        raise AuthenticationFailed("The token does not belong to a store.")
+        raise AuthenticationFailed("The token does not belong to a store.", code=INVALID_TOKEN)
     return token
 
 
 def resolve_store(request: HttpRequest) -> None:
     """Set `request.store_token` and `request.store` (both None without a valid token), once per
-    request; a refused token's message is kept as `request.store_token_refusal` for the 401."""
+    request; a refused token's message and code are kept as `request.store_token_refusal` and
+    `request.store_token_refusal_code` for the 401."""
     if hasattr(request, "store_token"):
         return
     try:
-        token, refusal = store_token_of(request), None
+        token, refusal, code = store_token_of(request), None, None
     except AuthenticationFailed as exc:
-        token, refusal = None, str(exc.detail)
+        token, refusal, code = None, str(exc.detail), exc.detail.code
     resolved = cast(StoreRequest, request)
     resolved.store_token = token
     resolved.store = store_of(token) if token is not None else None
     resolved.store_token_refusal = refusal
+    resolved.store_token_refusal_code = code
 
 
 class StoreTokenAuthentication(BaseAuthentication):
@@ -107,7 +116,7 @@ class StoreTokenAuthentication(BaseAuthentication):
         django_request = cast(StoreRequest, request._request)
         resolve_store(django_request)
         if django_request.store_token_refusal is not None:
-            raise AuthenticationFailed(django_request.store_token_refusal)
+            raise AuthenticationFailed(django_request.store_token_refusal, code=django_request.store_token_refusal_code)
         if django_request.store_token is None:
             return None
         return (None, django_request.store_token)

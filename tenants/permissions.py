@@ -25,5 +25,5 @@ class HasStoreScope(BasePermission):
         # application in the admin bind the tokens it was already given. (A store's token has its
         # application: resolve_store found the store through it.)
         if needed not in token.scope.split() or needed not in token.application.store_link.scopes.split():  # type: ignore[union-attr]
-            raise insufficient_scope(f"This request needs the '{needed}' scope.")
+            raise insufficient_scope(f"This request needs the '{needed}' scope.", scope=needed)
         return True

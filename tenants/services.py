@@ -7,6 +7,7 @@ from oauth2_provider.generators import generate_client_secret
 from oauth2_provider.models import Application
 
 from tenants.models import ALL_SCOPES, Store, StoreApplication, Tenant
+from tenants.oauth_credentials import secret_fingerprint
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,12 @@ def store_application_create(*, store: Store, scopes: str = ALL_SCOPES) -> Store
         authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
         client_secret=secret,  # hashed by Application.save()
     )
-    StoreApplication.objects.create(store=store, application=application, scopes=scopes)
+    StoreApplication.objects.create(
+        store=store,
+        application=application,
+        scopes=scopes,
+        secret_fingerprint=secret_fingerprint(application.client_id, secret),
+    )
     return StoreCredentials(tenant=store.tenant, store=store, client_id=application.client_id, client_secret=secret)
 
 

@@ -208,11 +208,23 @@ RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 # Per OAuth application: a steady rate and a burst (token bucket); Store fields override both.
 RATE_LIMIT_PER_SECOND = float(os.environ.get("RATE_LIMIT_PER_SECOND", "100"))
 RATE_LIMIT_BURST = int(os.environ.get("RATE_LIMIT_BURST", "1000"))
-# POST /o/token/: per client IP and per client_id (checking a secret is expensive).
+# /o/token/, /o/revoke_token/, /o/introspect/: failed client authentications (each costs a hash)
+# per client IP, per decoded client_id and for the whole service (tenants/oauth_limits.py).
 TOKEN_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_RATE_LIMIT_PER_SECOND", "10"))
 TOKEN_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_RATE_LIMIT_BURST", "100"))
 TOKEN_CLIENT_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_PER_SECOND", "2"))
 TOKEN_CLIENT_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_BURST", "30"))
+TOKEN_GLOBAL_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_GLOBAL_RATE_LIMIT_PER_SECOND", "5"))
+TOKEN_GLOBAL_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_GLOBAL_RATE_LIMIT_BURST", "100"))
+# Secrets checked at once per process, and how long a request waits for a slot before a 503.
+OAUTH_HASH_CONCURRENCY = int(os.environ.get("OAUTH_HASH_CONCURRENCY", "2"))
+OAUTH_HASH_WAIT_SECONDS = float(os.environ.get("OAUTH_HASH_WAIT_SECONDS", "5"))
+OAUTH_MAX_BODY_BYTES = int(os.environ.get("OAUTH_MAX_BODY_BYTES", "16384"))
+# /admin/login/: failed staff sign-ins per username and per client IP (tenants/admin_login.py).
+ADMIN_LOGIN_USER_FAILURES_BURST = int(os.environ.get("ADMIN_LOGIN_USER_FAILURES_BURST", "5"))
+ADMIN_LOGIN_USER_FAILURES_PER_MINUTE = float(os.environ.get("ADMIN_LOGIN_USER_FAILURES_PER_MINUTE", "1"))
+ADMIN_LOGIN_IP_FAILURES_BURST = int(os.environ.get("ADMIN_LOGIN_IP_FAILURES_BURST", "20"))
+ADMIN_LOGIN_IP_FAILURES_PER_MINUTE = float(os.environ.get("ADMIN_LOGIN_IP_FAILURES_PER_MINUTE", "4"))
 IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
 # How long a request that never finished (its process died) holds its key before a retry may run.
 IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "300"))
@@ -225,6 +237,8 @@ OAUTH2_PROVIDER = {
         "customers:write": "Create, update and delete the store's customers",
     },
     "SCOPES_BACKEND_CLASS": "tenants.scopes.StoreApplicationScopes",
+    # Client credentials read one way (the limits count under the same id), hashing bounded.
+    "OAUTH2_VALIDATOR_CLASS": "tenants.oauth_validator.StoreOAuth2Validator",
     # RFC 9700: keep only a checksum of each access token at rest, refuse tokens in query strings.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,

@@ -123,14 +123,39 @@ def duplicate_field(field_name: str, value: object, message: str) -> ApiError:
     return ApiError(duplicate_field_entry(field_name, value, message), status=409)
 
 
-def invalid_token(message: str) -> ApiError:
+# RFC 6750 section 3.1: the error a Bearer challenge names, and the refusal of a request that sent no
+# bearer token (no header, or another scheme), whose challenge names none.
+INVALID_REQUEST = "invalid_request"
+INVALID_TOKEN = "invalid_token"
+NO_BEARER_TOKEN = "no_bearer_token"
+
+
+def _bearer_challenge(error: str | None = None, *, scope: str | None = None) -> str:
+    """The `WWW-Authenticate` of an /api/ 401 or 403 (RFC 6750 section 3)."""
+    params = ['realm="api"']
+    if error in (INVALID_REQUEST, INVALID_TOKEN, "insufficient_scope"):
+        params.append(f'error="{error}"')
+    if scope:
+        params.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(params)
+
+
+def invalid_token(message: str, *, bearer_error: str | None = None) -> ApiError:
+    """401; `bearer_error` is None when no token was sent, else INVALID_TOKEN or INVALID_REQUEST."""
     return ApiError(
-        FieldError(ErrorCode.INVALID_TOKEN, message), status=401, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+        FieldError(ErrorCode.INVALID_TOKEN, message),
+        status=401,
+        headers={"WWW-Authenticate": _bearer_challenge(bearer_error)},
     )
 
 
-def insufficient_scope(message: str) -> ApiError:
-    return ApiError(FieldError(ErrorCode.INSUFFICIENT_SCOPE, message), status=403)
+def insufficient_scope(message: str, *, scope: str | None = None) -> ApiError:
+    """403 with the challenge naming the scope the request needs."""
+    return ApiError(
+        FieldError(ErrorCode.INSUFFICIENT_SCOPE, message),
+        status=403,
+        headers={"WWW-Authenticate": _bearer_challenge("insufficient_scope", scope=scope)},
+    )
 
 
 def not_found(message: str) -> ApiError:

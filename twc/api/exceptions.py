@@ -92,8 +92,9 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, drf.UnsupportedMediaType):
         return unsupported_media_type()
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        message = str(exc.detail) if isinstance(exc, drf.AuthenticationFailed) else "A valid bearer token is required."
-        return invalid_token(message)
+        if isinstance(exc, drf.NotAuthenticated):
+            return invalid_token("A valid bearer token is required.")
+        return invalid_token(str(exc.detail), bearer_error=exc.get_codes())
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
         return insufficient_scope("The token lacks the scope this request needs.")
     if isinstance(exc, (drf.NotFound, Http404)):

@@ -1,7 +1,9 @@
-"""Rate limits: a token bucket per OAuth application for /api/, and per client IP and client_id for
-the token endpoint.
+"""Rate limits: a token bucket per OAuth application for /api/, and the buckets that limits on
+credentials (the OAuth endpoints, the admin's login) take from.
 
 A bucket holds at most `burst` tokens and refills at `rate` tokens a second; each request takes one.
+A limit that counts only failures takes its token before the expensive check (so that a refusal
+costs no hash) and gives it back when the check succeeds (`take_each`, `give_back_each`).
 The state is shared by every server process: an atomic Lua script in Redis when `REDIS_URL` is set,
 else a row locked for the read-modify-write in the database. DRF's throttles are not used: they key
 on `request.user`, which is None for client-credentials tokens (they would fall back to the IP).
@@ -19,7 +21,7 @@ from typing import Protocol
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
 from twc.api.errors import too_many_requests
@@ -28,8 +30,6 @@ from twc.api.models import RateLimitBucket
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
 logger = logging.getLogger("twc.api")
-
-TOKEN_PATH = "/o/token/"
 
 # KEYS[1] = bucket; ARGV = rate, burst. Redis's own clock, so every process agrees on "now".
 TAKE_SCRIPT = """
@@ -53,6 +53,24 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
 return {allowed, tostring(tokens)}
+"""
+
+# The same bucket, one token given back (never above the burst); a bucket that expired stays full.
+GIVE_BACK_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  return 0
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate + 1)
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return 1
 """
 
 
@@ -105,15 +123,67 @@ def _take_database(key: str, rate: float, burst: int) -> Decision:
     return _decision(allowed, tokens, rate, burst)
 
 
+def _bounds(rate: float, burst: int) -> tuple[float, int]:
+    return max(rate, 0.001), max(burst, 1)
+
+
 def take(key: str, *, rate: float, burst: int) -> Decision | None:
     """Take one token from the bucket `key`; None when the shared store cannot be reached (the
     request is then let through: a limit must not take the API down with it)."""
-    rate, burst = max(rate, 0.001), max(burst, 1)
+    rate, burst = _bounds(rate, burst)
     try:
         return _take_redis(key, rate, burst) if use_redis() else _take_database(key, rate, burst)
     except redis.RedisError:
         logger.warning("rate limit store unreachable; request let through")
         return None
+
+
+def _give_back_database(key: str, rate: float, burst: int) -> None:
+    now = time.time()
+    with transaction.atomic():
+        bucket = RateLimitBucket.objects.select_for_update().filter(key=key).first()
+        if bucket is None:
+            return
+        tokens = min(float(burst), _refill(bucket.tokens, bucket.updated_at, now, rate, burst) + 1)
+        RateLimitBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated_at=now)
+
+
+def give_back(key: str, *, rate: float, burst: int) -> None:
+    """Return the token a request took from `key` (its check succeeded: successes are not counted)."""
+    rate, burst = _bounds(rate, burst)
+    try:
+        if use_redis():
+            redis_client().eval(GIVE_BACK_SCRIPT, 1, redis_key("rl", key), rate, burst)
+        else:
+            _give_back_database(key, rate, burst)
+    except redis.RedisError:
+        logger.warning("rate limit store unreachable; token not given back")
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    rate: float
+    burst: int
+
+
+def take_each(limits: list[Limit]) -> tuple[Decision | None, list[Limit]]:
+    """Take one token from each bucket in turn, stopping at the first that refuses. Returns the
+    refusing decision (None when every bucket allowed it) and the limits a token was taken from."""
+    taken: list[Limit] = []
+    for limit in limits:
+        decision = take(limit.key, rate=limit.rate, burst=limit.burst)
+        if decision is None:
+            continue
+        if not decision.allowed:
+            return decision, taken
+        taken.append(limit)
+    return None, taken
+
+
+def give_back_each(limits: list[Limit]) -> None:
+    for limit in limits:
+        give_back(limit.key, rate=limit.rate, burst=limit.burst)
 
 
 class RateLimitedStore(Protocol):
@@ -135,19 +205,6 @@ def over_the_limit(decision: Decision) -> HttpResponse:
     return json_error_response(too_many_requests(retry_after=decision.retry_after, headers=decision.headers()))
 
 
-def token_client_id(request: HttpRequest) -> str | None:
-    import base64
-
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header[:6].lower() == "basic ":
-        try:
-            return base64.b64decode(header[6:]).decode("utf-8").split(":", 1)[0][:100] or None
-        except (ValueError, UnicodeDecodeError):
-            return None
-    value = request.POST.get("client_id")
-    return value[:100] if value else None
-
-
 class RateLimitMiddleware:
     """429 TooManyRequests with Retry-After over the limit, and the budget on every /api/ response."""
 
@@ -160,8 +217,6 @@ class RateLimitMiddleware:
             return self.get_response(request)
         if request.path_info.startswith("/api/"):
             return self.limit_api(request)
-        if request.path_info == TOKEN_PATH and request.method == "POST":
-            return self.limit_token_endpoint(request)
         return self.get_response(request)
 
     def limit_api(self, request: HttpRequest) -> HttpResponseBase:
@@ -179,33 +234,3 @@ class RateLimitMiddleware:
         for name, value in decision.headers().items():
             response[name] = value
         return response
-
-    def limit_token_endpoint(self, request: HttpRequest) -> HttpResponseBase:
-        """Answered in OAuth's error style, like the token endpoint's other errors."""
-        keys = [
-            (
-                f"token-ip:{request.META.get('REMOTE_ADDR', '')}",
-                settings.TOKEN_RATE_LIMIT_PER_SECOND,
-                settings.TOKEN_RATE_LIMIT_BURST,
-            )
-        ]
-        client_id = token_client_id(request)
-        if client_id:
-            keys.append(
-                (
-                    f"token-client:{client_id}",
-                    settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND,
-                    settings.TOKEN_CLIENT_RATE_LIMIT_BURST,
-                )
-            )
-        for key, rate, burst in keys:
-            decision = take(key, rate=rate, burst=burst)
-            if decision is not None and not decision.allowed:
-                response = JsonResponse(
-                    {"error": "too_many_requests", "error_description": "Too many token requests; retry later."},
-                    status=429,
-                )
-                response["Retry-After"] = str(decision.retry_after)
-                response["Cache-Control"] = "no-store"
-                return response
-        return self.get_response(request)
