@@ -21,6 +21,7 @@ from collections import Counter
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -28,7 +29,6 @@ from django.utils import timezone
 from oauth2_provider.models import AccessToken
 from rest_framework.test import APIClient
 
-from tests.admin.conftest import make_user
 from tests.api.conftest import shared_state  # noqa: F401  (the fixture, run on the database and Redis)
 from tests.battery.concurrency import run_concurrently
 from tests.conftest import api_client, fetch_token, post_form
@@ -37,6 +37,14 @@ from tests.hashing import count_hashes
 pytestmark = pytest.mark.usefixtures("shared_state")
 
 REAL_IP, STRANGER_IP = "192.0.2.10", "198.51.100.66"
+
+
+def make_user(username: str, *, superuser: bool = False):
+    """A staff user (a superuser when asked) whose password is "pw"."""
+    model = get_user_model()
+    if superuser:
+        return model.objects.create_superuser(username, f"{username}@example.com", "pw")
+    return model.objects.create_user(username, password="pw", is_staff=True)
 
 
 def basic(client_id: str, secret: str) -> str:
