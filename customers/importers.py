@@ -20,11 +20,17 @@ from typing import Any
 import ijson
 import orjson
 
+from customers.fields import KNOWN_FIELDS
 from twc.api.errors import ErrorCode, FieldError
 
 FORMATS = ("csv", "json", "jsonl")
 # The errors file of an import leads with these columns; a re-import skips them.
 ERROR_COLUMNS = ("error_line", "error_field", "error_code", "error_reason")
+
+# A spreadsheet program reads a cell starting with one of these as a formula (or as the start of
+# one). The errors file, written for spreadsheets, puts a "'" before such a cell, and reading a CSV
+# takes off a "'" that stands before one of them (only then: "'hello" stays as it is).
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 BOOLEAN_WORDS = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False}
 API_BOOLEAN_FIELDS = {"verified_email", "accepts_marketing", "tax_exempt"}
@@ -98,6 +104,18 @@ def _unquote(value: str) -> str:
     return value[1:] if value.startswith("'") else value
 
 
+def spreadsheet_safe(cell: Any) -> Any:
+    """The cell as the errors file writes it: text a spreadsheet would run gets a leading "'"."""
+    if isinstance(cell, str) and cell[:1] in FORMULA_STARTS:
+        return "'" + cell
+    return cell
+
+
+def spreadsheet_unescaped(cells: list[str]) -> list[str]:
+    """The cells without the "'" that `spreadsheet_safe` put before a formula character."""
+    return [cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS else cell for cell in cells]
+
+
 def _boolean(value: str):
     return BOOLEAN_WORDS.get(value.strip().lower(), value)  # anything else: the validation says why
 
@@ -109,6 +127,12 @@ def shopify_layout(header: list[str]) -> str | None:
     if "default address address1" in names:
         return "shopify-export" if "customer id" in names else "shopify-template"
     return "shopify-legacy"
+
+
+def shopify_ignored_columns(columns: list[str]) -> list[str]:
+    """The columns of a Shopify CSV that are not read (order figures, SMS consent, metafields, ...)."""
+    known = SHOPIFY_CUSTOMER_COLUMNS.keys() | SHOPIFY_ADDRESS_COLUMNS.keys()
+    return [column for column in columns if column.strip() and column.strip().lower() not in known]
 
 
 def shopify_reader(columns: list[str]):
@@ -205,10 +229,9 @@ def api_reader(columns: list[str]):
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
-def _undecodable_column(cells: list[str]) -> int | None:
-    """The index of the first cell holding bytes that were not UTF-8, if any (one regex per row,
-    none for an ASCII row: Python knows that of a string without reading it)."""
-    row = "".join(cells)
+def _undecodable_column(cells: list[str], row: str) -> int | None:
+    """The index of the first cell holding bytes that were not UTF-8, if any (`row`: the cells
+    joined; one regex per row, none for an ASCII row: Python knows that of a string without reading it)."""
     if row.isascii() or not _UNDECODABLE.search(row):
         return None
     return next(i for i, cell in enumerate(cells) if _UNDECODABLE.search(cell))
@@ -234,6 +257,7 @@ class CustomerFile:
             raise
         self.layout = {"csv": None, "json": "json-array", "jsonl": "json-lines"}[self.format]
         self.header: list[str] | None = None
+        self.ignored_columns: list[str] = []  # of a CSV: its columns that no customer field comes from
         self.failure: str | None = None
 
     def _detect(self) -> str:
@@ -278,11 +302,22 @@ class CustomerFile:
             return
         except csv.Error as exc:
             raise ImportFileError(f"the CSV header cannot be read: {exc}") from None
+        header = spreadsheet_unescaped(header)
         self.header = header
         keep = [i for i, name in enumerate(header) if name.strip().lower() not in ERROR_COLUMNS]
         layout = shopify_layout([header[i] for i in keep])
         self.layout = layout or "api-fields"
         names = [header[i].strip() for i in keep]
+        if layout:
+            self.ignored_columns = shopify_ignored_columns(names)
+        elif not KNOWN_FIELDS.intersection(names):
+            # Most likely a file without a header: its first row of data read as column names would
+            # fail every row.
+            raise ImportFileError(
+                f"the first row of {self.path} ({len(header)} cells) names none of the columns an import reads "
+                "(the API's field names, such as id, email, phone, first_name; or a Shopify customer CSV's): "
+                "a file needs a header row"
+            )
         to_item = shopify_reader(names) if layout else api_reader(names)
         every_column = len(keep) == len(header)
         last_line = reader.line_num
@@ -306,7 +341,10 @@ class CustomerFile:
                 )
                 yield SourceRow(line=line, item=None, raw=cells, error=error, columns=header)
                 continue
-            bad = _undecodable_column(cells)
+            row = "".join(cells)
+            if "'" in row:
+                cells = spreadsheet_unescaped(cells)
+            bad = _undecodable_column(cells, row)
             if bad is not None:
                 column = header[bad]
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
@@ -355,7 +393,8 @@ class ErrorsFile:
     """Each rejected row with its line, field(s) and reason(s), and the row as it was: fix, re-import.
 
     CSV (by the file's extension) leads with ERROR_COLUMNS then the source's own columns, so the
-    fixed file imports as it is; otherwise JSON Lines: {"line", "errors", "row"}.
+    fixed file imports as it is; otherwise JSON Lines: {"line", "errors", "row"}. The CSV is meant
+    for spreadsheet programs: no cell of it starts as a formula would (`spreadsheet_safe`).
     """
 
     def __init__(self, path: str, header: list[str] | None):
@@ -379,7 +418,7 @@ class ErrorsFile:
         if self._writer is None:
             self._writer = csv.writer(self._file)
             columns = list(self._header) if self._header is not None else ["row"]
-            self._writer.writerow([*ERROR_COLUMNS, *columns])
+            self._writer.writerow(list(map(spreadsheet_safe, [*ERROR_COLUMNS, *columns])))
         fields = "; ".join(e.get("field") or "" for e in errors)
         codes = "; ".join(e["code"] for e in errors)
         reasons = "; ".join(e["message"] for e in errors)
@@ -390,7 +429,7 @@ class ErrorsFile:
             cells = [record.get(name, "") for name in self._header]
         else:
             cells = list(record)
-        self._writer.writerow([row.line, fields, codes, reasons, *cells])
+        self._writer.writerow(list(map(spreadsheet_safe, [row.line, fields, codes, reasons, *cells])))
 
     def close(self) -> None:
         self._file.close()
