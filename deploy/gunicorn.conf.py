@@ -17,6 +17,7 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # for as long as it likes.
 worker_class = "twc.gunicorn_worker.HeaderTimeoutThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY") or (os.cpu_count() or 1) + 1)
+# Each thread has its own database connection: servers x workers x threads in all (docs/scaling.md).
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 # Open connections per worker (in a thread or waiting in the event loop); beyond it, new
 # connections wait in the listen backlog.

@@ -82,7 +82,8 @@ def test_every_formula_start_round_trips_through_the_errors_file(store_a, tmp_pa
         customer = Customer.objects.get(store=store_a, ref=ref)
         assert (customer.phone, customer.first_name, customer.note) == (phone, name.strip(), note), ref
         assert customer.tags == tags, ref
-    print(f"\nerrors file: {'; '.join(figures)}; re-imported: {len(expected)} of {len(expected)} customers as the source")
+    done = f"{len(expected)} of {len(expected)} customers as the source"
+    print(f"\nerrors file: {'; '.join(figures)}; re-imported: {done}")
 
 
 def test_a_headerless_file_of_either_layout_stops_with_status_1(store_a, tmp_path):
