@@ -301,7 +301,7 @@ def test_parallel_jobs_on_postgresql(store_a, tmp_path):
     lines.append(json.dumps({"id": "p-dup", "email": "P3@example.com"}))  # a row of another batch
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out, _ = run_import(path, "--no-progress", "--batch-size", "4", "--jobs", "2")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "4", "--jobs", "2", status=2)
     assert "created: 40, updated: 0, skipped: 0, failed: 1" in out
     assert "  line 41: email: Another customer of this store already has this email." in out
     assert Customer.objects.filter(store=store_a).count() == 40
