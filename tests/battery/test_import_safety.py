@@ -13,7 +13,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from customers.importers import FORMULA_STARTS
+from customers.import_errors import FORMULA_STARTS
 from customers.models import Customer
 
 ROOT = Path(__file__).resolve().parents[2]
