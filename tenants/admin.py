@@ -8,13 +8,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from tenants.admin_login import ThrottledAdminAuthenticationForm
 from tenants.models import ALL_SCOPES, Store, StoreApplication, StoreStaff, Tenant
-from tenants.services import store_application_create
+from tenants.services import store_application_create, store_clean
 
 # Failed staff sign-ins are throttled (tenants.admin_login), whichever route reaches the login view.
 admin.site.login_form = ThrottledAdminAuthenticationForm
@@ -67,8 +68,34 @@ class TenantAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
     search_fields = ("name",)
 
 
+class StoreForm(forms.ModelForm):
+    """The store's settings through tenants.services.store_clean, as create_store checks them."""
+
+    class Meta:
+        model = Store
+        fields = ("tenant", "name", "country", "currency", "timezone", "rate_limit_per_second", "rate_limit_burst")
+        help_texts = {
+            "country": "ISO 3166-1 alpha-2 (CA): the region national phone numbers are read in.",
+            "currency": "ISO 4217 (CAD): a new customer's currency unless it says otherwise.",
+            "rate_limit_per_second": "Requests a second per OAuth application; empty: the service's default.",
+            "rate_limit_burst": "Requests at once per OAuth application; empty: the service's default.",
+        }
+
+    def clean(self):
+        data = super().clean()
+        settings = ("country", "currency", "timezone", "rate_limit_per_second", "rate_limit_burst")
+        try:
+            data.update(store_clean(**{name: data.get(name) for name in settings}))
+        except ValidationError as exc:
+            for field, messages_ in exc.message_dict.items():
+                if field not in self.errors:  # else the form could not read it, and says so
+                    self.add_error(field, messages_)
+        return data
+
+
 @admin.register(Store)
 class StoreAdmin(SuperuserOnlyMixin, admin.ModelAdmin):
+    form = StoreForm
     list_display = ("name", "tenant", "country", "currency", "timezone", "created_at")
     list_filter = ("tenant",)
     search_fields = ("name", "tenant__name")

@@ -20,7 +20,8 @@ from typing import Any
 
 from django.db import connection, connections
 
-from customers.importers import ERROR_COLUMNS, CustomerFile, ErrorsFile, SourceRow
+from customers.import_errors import ERROR_COLUMNS, ErrorsFile
+from customers.importers import CustomerFile, SourceRow
 from customers.services.bulk import CleanedItems, clean_items, customers_bulk_write
 from tenants.models import Store
 from twc.api.errors import ErrorCode

@@ -15,6 +15,7 @@ store middleware (tenants.middleware.StoreMiddleware, placed before this one) re
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -123,8 +124,15 @@ def _take_database(key: str, rate: float, burst: int) -> Decision:
     return _decision(allowed, tokens, rate, burst)
 
 
+# The slowest refill a bucket has (a rate of 0 would never refill it).
+MIN_RATE = 0.001
+# Buckets used within this long are kept whatever their limits: a margin for limits the
+# retention job is not told of.
+MIN_IDLE_SECONDS = 3600
+
+
 def _bounds(rate: float, burst: int) -> tuple[float, int]:
-    return max(rate, 0.001), max(burst, 1)
+    return max(rate, MIN_RATE), max(burst, 1)
 
 
 def take(key: str, *, rate: float, burst: int) -> Decision | None:
@@ -196,9 +204,43 @@ class RateLimitedStore(Protocol):
 
 
 def application_limits(store: RateLimitedStore) -> tuple[float, int]:
-    rate = store.rate_limit_per_second if store.rate_limit_per_second else settings.RATE_LIMIT_PER_SECOND
-    burst = store.rate_limit_burst if store.rate_limit_burst else settings.RATE_LIMIT_BURST
+    # A store's own values are checked when set (tenants.services.store_clean); one that is not
+    # positive (set before that check, or by hand) means the default, never a store throttled for good.
+    own_rate, own_burst = store.rate_limit_per_second, store.rate_limit_burst
+    rate = own_rate if own_rate and own_rate > 0 else settings.RATE_LIMIT_PER_SECOND
+    burst = own_burst if own_burst and own_burst > 0 else settings.RATE_LIMIT_BURST
     return float(rate), int(burst)
+
+
+def refill_seconds(rate: float, burst: int) -> float:
+    """How long an empty bucket takes to fill up again."""
+    return max(burst, 1) / max(rate, MIN_RATE)
+
+
+def idle_buckets_delete(*, limits: Iterable[tuple[float, int]] = ()) -> int:
+    """Delete the database's buckets idle long enough to be full again, and at least
+    MIN_IDLE_SECONDS; their count. The token endpoint's buckets (one per client IP and per client_id
+    tried, so without bound) go by the token limits; the others (one per OAuth application) by the
+    slowest limit in use: the default and `limits`, the stores' own.
+
+    A missing bucket is a full one, so no client gains anything. Redis expires its keys itself (the
+    EXPIRE of TAKE_SCRIPT: the same time to refill).
+    """
+    now = time.time()
+    token_limits = {
+        "token-ip:": (settings.TOKEN_RATE_LIMIT_PER_SECOND, settings.TOKEN_RATE_LIMIT_BURST),
+        "token-client:": (settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND, settings.TOKEN_CLIENT_RATE_LIMIT_BURST),
+    }
+    deleted = 0
+    others = RateLimitBucket.objects.all()
+    for prefix, (rate, burst) in token_limits.items():
+        idle = max(MIN_IDLE_SECONDS, refill_seconds(rate, burst))
+        deleted += RateLimitBucket.objects.filter(key__startswith=prefix, updated_at__lt=now - idle).delete()[0]
+        others = others.exclude(key__startswith=prefix)
+    slowest = [(settings.RATE_LIMIT_PER_SECOND, settings.RATE_LIMIT_BURST), *limits]
+    idle = max(MIN_IDLE_SECONDS, *(refill_seconds(rate, burst) for rate, burst in slowest))
+    deleted += others.filter(updated_at__lt=now - idle).delete()[0]
+    return deleted
 
 
 def over_the_limit(decision: Decision) -> HttpResponse:
