@@ -154,6 +154,10 @@ def put_changes(
     """
     if expected_version is not None and customer.version != expected_version:
         raise customer_version_mismatch(expected_version, customer.version)
+    if "password" in cleaned:
+        # A password changes through the customer's own flows (reset, /api/me/password), which
+        # also revoke the customer's tokens; the store's systems set one only at creation.
+        raise invalid_field("password_hash", "'password_hash' is accepted only when the customer is created.")
     if "state" in cleaned and cleaned["state"] != customer.state:
         raise invalid_operation(
             f"The state changes through the account actions (invite, enable, disable), "
