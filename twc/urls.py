@@ -18,6 +18,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("o/", include((oauth_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
+    path("api/", include("accounts.urls")),
     path("api/", include("customers.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.services.tokens import customer_tokens_revoke
 from customers.errors import (
     customer_changing_too_fast,
     customer_duplicate,
@@ -256,6 +257,7 @@ def customer_soft_delete(*, store: Store, ref: str) -> Customer:
     )
     if not updated:
         raise customer_not_found(ref)
+    customer_tokens_revoke(customer=customer)
     customer.deleted_at = now
     customer.updated_at = now
     customer.version += 1
