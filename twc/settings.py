@@ -65,12 +65,15 @@ INSTALLED_APPS = [
     "tenants",
     "customers",
     "accounts",
+    "corsheaders",
     "twc.api",
 ]
 
 MIDDLEWARE = [
     "twc.logs.RequestLogMiddleware",
     "twc.api.middleware.NoStoreMiddleware",
+    # CORS for /api/me only, from the origins each store allows (accounts.cors).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
@@ -234,6 +237,9 @@ SIGN_IN_IP_MAX_FAILURES = int(os.environ.get("SIGN_IN_IP_MAX_FAILURES", "20"))
 SIGN_IN_FAILURE_WINDOW_SECONDS = float(os.environ.get("SIGN_IN_FAILURE_WINDOW_SECONDS", "900"))
 SIGN_IN_LOCKOUT_SECONDS = float(os.environ.get("SIGN_IN_LOCKOUT_SECONDS", "60"))
 SIGN_IN_MAX_LOCKOUT_SECONDS = float(os.environ.get("SIGN_IN_MAX_LOCKOUT_SECONDS", "3600"))
+
+CORS_URLS_REGEX = r"^/api/me(/.*)?$"
+CORS_ALLOWED_ORIGINS: list[str] = []  # none for every store: each store lists its own
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
