@@ -89,6 +89,9 @@ CUSTOMER_FIELDS = (
     CustomerField("created_at", "created_at", READ_ONLY),
     CustomerField("updated_at", "updated_at", READ_ONLY),
     CustomerField("invite", None, READ_ONLY, in_representation=False),
+    # Write-only: an imported password hash (create, upload, import), never in any answer. Its
+    # cleaner writes the `password` column, which no form and no update touches: no column here.
+    CustomerField("password_hash", None, WRITTEN, in_representation=False, shown_to_customer=False),
 )
 # customer_to_dict's keys, in order: also what `fields=` may name.
 REPRESENTATION_FIELDS = tuple(field.api_name for field in CUSTOMER_FIELDS if field.in_representation)

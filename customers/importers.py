@@ -44,6 +44,9 @@ SHOPIFY_CUSTOMER_COLUMNS = {
     "note": "note",
     "tax exempt": "tax_exempt",
     "tags": "tags",
+    # Not in Shopify's files (Shopify exports no passwords), but a migrating shop may add it.
+    "password_hash": "password_hash",
+    "password hash": "password_hash",
 }
 SHOPIFY_ADDRESS_COLUMNS = {
     "default address company": "company",

@@ -54,6 +54,8 @@ class Customer(models.Model):
     state = models.CharField(max_length=10, choices=CustomerState.choices, default=CustomerState.DISABLED)
     verified_email = models.BooleanField(default=False)
     password = models.CharField(max_length=128, blank=True, default="", editable=False)
+    # Set when staff disable an enabled account: Multipass does not re-enable it (docs/accounts.md).
+    disabled_by_staff = models.BooleanField(default=False, editable=False)
 
     accepts_marketing = models.BooleanField(default=False)
     accepts_marketing_updated_at = models.DateTimeField(null=True, blank=True)

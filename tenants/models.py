@@ -5,7 +5,7 @@ import zoneinfo
 from django.conf import settings
 from django.db import models
 
-ALL_SCOPES = "customers:read customers:write"
+ALL_SCOPES = "customers:read customers:write customers:sign_in"
 
 
 class Tenant(models.Model):

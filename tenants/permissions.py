@@ -1,4 +1,5 @@
-"""Scope checks for store tokens: GET needs customers:read, writes need customers:write."""
+"""Scope checks for store tokens: GET needs customers:read, writes need customers:write; a view may
+name its own scope (`required_scope`, such as the sign-in endpoints' customers:sign_in)."""
 
 from typing import TYPE_CHECKING, cast
 
@@ -13,6 +14,7 @@ if TYPE_CHECKING:  # DRF loads this module while rest_framework.views is still b
 
 READ_SCOPE = "customers:read"
 WRITE_SCOPE = "customers:write"
+SIGN_IN_SCOPE = "customers:sign_in"
 
 
 class HasStoreScope(BasePermission):
@@ -20,7 +22,9 @@ class HasStoreScope(BasePermission):
         token = cast("AccessToken | None", request.auth)  # what StoreTokenAuthentication authenticated
         if token is None or getattr(request, "store", None) is None:
             return False  # DRF answers 401 NotAuthenticated
-        needed = READ_SCOPE if request.method in SAFE_METHODS else WRITE_SCOPE
+        needed = getattr(view, "required_scope", None) or (
+            READ_SCOPE if request.method in SAFE_METHODS else WRITE_SCOPE
+        )
         # The token's own scopes, and the application's as they are now: scopes taken away from an
         # application in the admin bind the tokens it was already given. (A store's token has its
         # application: resolve_store found the store through it.)

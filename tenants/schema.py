@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
-from tenants.permissions import READ_SCOPE, WRITE_SCOPE
+from tenants.permissions import READ_SCOPE, SIGN_IN_SCOPE, WRITE_SCOPE
 
 if TYPE_CHECKING:  # drf_spectacular.openapi imports DRF's views, which load the permission classes
     from drf_spectacular.openapi import AutoSchema
@@ -25,11 +25,17 @@ class StoreTokenScheme(OpenApiAuthenticationExtension):
             "flows": {
                 "clientCredentials": {
                     "tokenUrl": "/o/token/",
-                    "scopes": {READ_SCOPE: "Read the store's customers", WRITE_SCOPE: "Create, update and delete"},
+                    "scopes": {
+                        READ_SCOPE: "Read the store's customers",
+                        WRITE_SCOPE: "Create, update and delete",
+                        SIGN_IN_SCOPE: "Sign customers in and send them password resets",
+                    },
                 }
             },
         }
 
     def get_security_requirement(self, auto_schema: "AutoSchema") -> dict[str, list[Any]]:
-        scope = READ_SCOPE if auto_schema.method in ("GET", "HEAD", "OPTIONS") else WRITE_SCOPE
+        scope = getattr(auto_schema.view, "required_scope", None) or (
+            READ_SCOPE if auto_schema.method in ("GET", "HEAD", "OPTIONS") else WRITE_SCOPE
+        )
         return {self.name: [scope]}

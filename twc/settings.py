@@ -64,12 +64,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tenants",
     "customers",
+    "accounts",
+    "corsheaders",
     "twc.api",
 ]
 
 MIDDLEWARE = [
     "twc.logs.RequestLogMiddleware",
     "twc.api.middleware.NoStoreMiddleware",
+    # CORS for /api/me only, from the origins each store allows (accounts.cors).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
@@ -153,9 +157,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Argon2id hashes every new password (customers' and staff's); the others verify older and imported
+# hashes, which are rehashed with Argon2id at the next successful sign-in (docs/accounts.md).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "accounts.hashers.ImportedBcryptPasswordHasher",
+]
 if env_bool("FAST_PASSWORD_HASHER"):
     # Tests only: checking a PBKDF2-hashed client secret costs ~0.2 s of CPU per token request.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -229,12 +243,26 @@ IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 *
 # How long a request that never finished (its process died) holds its key before a retry may run.
 IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "300"))
 
+# --- Customers' sign-in (docs/accounts.md) -----------------------------------------------------
+# After SIGN_IN_MAX_FAILURES failures for one email of one store within the window, that email is
+# locked for SIGN_IN_LOCKOUT_SECONDS, doubling with each further failure up to the maximum. The
+# shopper's address (TWC-Customer-IP) is limited the same way, with its own threshold.
+SIGN_IN_MAX_FAILURES = int(os.environ.get("SIGN_IN_MAX_FAILURES", "5"))
+SIGN_IN_IP_MAX_FAILURES = int(os.environ.get("SIGN_IN_IP_MAX_FAILURES", "20"))
+SIGN_IN_FAILURE_WINDOW_SECONDS = float(os.environ.get("SIGN_IN_FAILURE_WINDOW_SECONDS", "900"))
+SIGN_IN_LOCKOUT_SECONDS = float(os.environ.get("SIGN_IN_LOCKOUT_SECONDS", "60"))
+SIGN_IN_MAX_LOCKOUT_SECONDS = float(os.environ.get("SIGN_IN_MAX_LOCKOUT_SECONDS", "3600"))
+
+CORS_URLS_REGEX = r"^/api/me(/.*)?$"
+CORS_ALLOWED_ORIGINS: list[str] = []  # none for every store: each store lists its own
+
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
     "ACCESS_TOKEN_EXPIRE_SECONDS": int(os.environ.get("ACCESS_TOKEN_EXPIRE_SECONDS", "3600")),
     "SCOPES": {
         "customers:read": "Read the store's customers",
         "customers:write": "Create, update and delete the store's customers",
+        "customers:sign_in": "Sign customers in (password, Multipass) and send them password resets",
     },
     "SCOPES_BACKEND_CLASS": "tenants.scopes.StoreApplicationScopes",
     # Client credentials read one way (the limits count under the same id), hashing bounded.

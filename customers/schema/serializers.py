@@ -299,6 +299,16 @@ def _customer_input_fields() -> dict:
         "version": serializers.IntegerField(
             help_text="On an update: applied only when it is the customer's current version (else 409).", **optional
         ),
+        "password_hash": serializers.CharField(
+            allow_null=True,
+            allow_blank=True,
+            write_only=True,
+            help_text=(
+                "Write-only, on create (and upload and import) only: an imported password hash, bcrypt "
+                "($2a$, $2b$, $2y$) or Django's (argon2$, pbkdf2_sha256$, bcrypt_sha256$). Never returned."
+            ),
+            **optional,
+        ),
     }
     return {
         **_in_table_order(described, INPUT_FIELDS),

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.services.tokens import customer_tokens_revoke
 from customers.errors import (
     customer_changing_too_fast,
     customer_duplicate,
@@ -154,6 +155,10 @@ def put_changes(
     """
     if expected_version is not None and customer.version != expected_version:
         raise customer_version_mismatch(expected_version, customer.version)
+    if "password" in cleaned:
+        # A password changes through the customer's own flows (reset, /api/me/password), which
+        # also revoke the customer's tokens; the store's systems set one only at creation.
+        raise invalid_field("password_hash", "'password_hash' is accepted only when the customer is created.")
     if "state" in cleaned and cleaned["state"] != customer.state:
         raise invalid_operation(
             f"The state changes through the account actions (invite, enable, disable), "
@@ -252,6 +257,7 @@ def customer_soft_delete(*, store: Store, ref: str) -> Customer:
     )
     if not updated:
         raise customer_not_found(ref)
+    customer_tokens_revoke(customer=customer)
     customer.deleted_at = now
     customer.updated_at = now
     customer.version += 1

@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.services.tokens import customer_tokens_revoke
 from customers.errors import customer_duplicate, customer_not_found
 from customers.models import AccountInvite, Customer, CustomerState
 from customers.services.integrity import duplicate_field_of
@@ -153,14 +154,20 @@ def _send_invite_email(customer: Customer, *, store: Store, url: str, expires_at
 
 
 def _staff_move(*, store: Store, customer: Customer, action: str, target: str) -> Customer:
-    """A staff enable or disable: refused from the target state itself; open invite links stop working."""
+    """A staff enable or disable: refused from the target state itself; open invite links stop working.
+
+    Disabling revokes the customer's access tokens, and disabling an enabled account records that
+    staff did it (Multipass does not re-enable such an account); enabling clears that mark."""
     with transaction.atomic():
         customer = _locked(store=store, customer=customer)
         _require_live(customer)
         _refuse(action, customer)
         now = timezone.now()
         _void_open_invites(customer, now)
-        return _move(customer, target, now)
+        if target == CustomerState.DISABLED:
+            customer_tokens_revoke(customer=customer)
+            return _move(customer, target, now, disabled_by_staff=customer.state == CustomerState.ENABLED)
+        return _move(customer, target, now, disabled_by_staff=False)
 
 
 def customer_enable(*, store: Store, customer: Customer) -> Customer:

@@ -80,7 +80,7 @@ def test_token_without_scope_gets_all_granted_scopes(creds_a):
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
     )
-    assert set(response.json()["scope"].split()) == {"customers:read", "customers:write"}
+    assert set(response.json()["scope"].split()) == {"customers:read", "customers:write", "customers:sign_in"}
 
 
 def test_scope_the_application_lacks_is_invalid_scope(store_a):
