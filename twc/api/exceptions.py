@@ -94,7 +94,8 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         if isinstance(exc, drf.NotAuthenticated):
             return invalid_token("A valid bearer token is required.")
-        return invalid_token(str(exc.detail), bearer_error=exc.get_codes())
+        codes = exc.get_codes()  # one code for a message; a list or dict names no RFC 6750 error
+        return invalid_token(str(exc.detail), bearer_error=codes if isinstance(codes, str) else None)
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
         return insufficient_scope("The token lacks the scope this request needs.")
     if isinstance(exc, (drf.NotFound, Http404)):
