@@ -6,14 +6,12 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from twc.api.errors import ApiError, invalid_json_input, payload_too_large, service_unavailable
-from twc.api.exceptions import error_body, is_database_unavailable
+from twc.api.exceptions import api_error_body, is_database_unavailable
 from twc.api.renderers import dumps
 
 
 def json_error_response(error: ApiError) -> HttpResponse:
-    response = HttpResponse(
-        dumps(error_body(error.status, error.errors)), status=error.status, content_type="application/json"
-    )
+    response = HttpResponse(dumps(api_error_body(error)), status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value
     return response
