@@ -8,14 +8,22 @@ READ_SCOPE = "customers:read"
 WRITE_SCOPE = "customers:write"
 
 
+def needed_scope(method: str) -> str:
+    return READ_SCOPE if method in SAFE_METHODS else WRITE_SCOPE
+
+
+def token_grants(token, scope: str) -> bool:
+    """The token's own scopes, and the application's as they are now: scopes taken away from an
+    application in the admin bind the tokens it was already given."""
+    return scope in token.scope.split() and scope in token.application.store_link.scopes.split()
+
+
 class HasStoreScope(BasePermission):
     def has_permission(self, request, view):
         token = request.auth
         if token is None or getattr(request, "store", None) is None:
             return False  # DRF answers 401 NotAuthenticated
-        needed = READ_SCOPE if request.method in SAFE_METHODS else WRITE_SCOPE
-        # The token's own scopes, and the application's as they are now: scopes taken away from an
-        # application in the admin bind the tokens it was already given.
-        if needed not in token.scope.split() or needed not in token.application.store_link.scopes.split():
+        needed = needed_scope(request.method)
+        if not token_grants(token, needed):
             raise insufficient_scope(f"This request needs the '{needed}' scope.")
         return True

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from customers.services.erasure import customer_erase, customers_due_for_erasure
 from tenants.models import Store
-from twc.api.idempotency import expired_records_delete
+from twc.api.idempotency_store import expired_records_delete
 
 
 class Command(BaseCommand):
