@@ -13,7 +13,7 @@ from unittest import mock
 
 import pytest
 import redis
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import OperationalError
 
 from customers import api as customers_api
@@ -24,6 +24,7 @@ from tenants.models import Store, StoreApplication
 from tests.admin.conftest import admin_a, staff_a  # noqa: F401 - fixtures
 from tests.api.conftest import TEST_REDIS_URL, shared_state  # noqa: F401 - the fixture: both backends
 from twc.api import idempotency
+from twc.api.errors import ApiError
 from twc.api.idempotency_store import _redis_name
 from twc.api.models import IdempotencyRecord, IdempotencySubject
 
@@ -162,12 +163,15 @@ def test_an_upload_reply_is_indexed_by_every_customer_it_holds(api_a, shared_sta
         assert len(list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}idem-subject:*"))) == 50
 
 
-def test_erasure_fails_whole_when_redis_cannot_be_reached(api_a, store_a, settings):
+def test_erasure_fails_whole_when_redis_cannot_be_reached(store_a, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     customer = services.customer_create(store=store_a, data={"id": "ann", "email": "ann@example.com"})[0]
     services.customer_soft_delete(store=store_a, ref="ann")
-    with pytest.raises(redis.RedisError):
+    with pytest.raises(ApiError) as caught:
         customer_erase(store=store_a, customer=Customer.objects.get(pk=customer.pk))
+    assert caught.value.status == 503
+    with pytest.raises(CommandError, match="stopped after erasing 0 customers: Stored API replies cannot"):
+        call_command("erase_deleted_customers", "--older-than", "0", stdout=io.StringIO())
     assert Customer.objects.get(pk=customer.pk).email == "ann@example.com"  # run it again later
 
 

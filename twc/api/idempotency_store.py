@@ -16,10 +16,12 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from twc.api.errors import service_unavailable
 from twc.api.models import IdempotencyRecord, IdempotencySubject
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
@@ -67,7 +69,10 @@ def finish(claim: Claim, stored: Stored | None, subjects: Iterable[str] = ()) ->
 
 def stored_replies_forget(*, store, subjects: Iterable[str]) -> int:
     """Delete the store's stored replies that hold any of these subjects (customers, by
-    twc_customer_id), in the database and, when REDIS_URL is set, in Redis. The number deleted."""
+    twc_customer_id), in the database and, when REDIS_URL is set, in Redis. The number deleted.
+
+    Redis out of reach is `503 ServiceUnavailable`: the caller (an erasure) must not go on as if
+    the replies were gone."""
     subjects = [str(subject) for subject in subjects]
     if not subjects:
         return 0
@@ -75,7 +80,10 @@ def stored_replies_forget(*, store, subjects: Iterable[str]) -> int:
     deleted = IdempotencyRecord.objects.filter(pk__in=list(records.values_list("pk", flat=True))).delete()[1]
     removed = deleted.get(IdempotencyRecord._meta.label, 0)
     if use_redis():
-        removed += _redis_forget(store.pk, subjects)
+        try:
+            removed += _redis_forget(store.pk, subjects)
+        except redis.RedisError:
+            raise service_unavailable("Stored API replies cannot be deleted now: Redis is unreachable; retry later.")
     return removed
 
 
