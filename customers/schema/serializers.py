@@ -15,6 +15,7 @@ from rest_framework import serializers
 from customers.fields import CUSTOMER_FIELDS, READ_ONLY_FIELDS, REPRESENTATION_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
 from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, TAX_EXEMPTION_CODES
+from twc.api.errors import MAX_ITEM_ERRORS
 
 OPT_IN_LEVELS = MarketingOptInLevel.values
 TIMESTAMP_HELP = "ISO 8601 with an offset; a timestamp sent without one is read as UTC."
@@ -133,7 +134,15 @@ class UploadResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "updated", "skipped", "failed"])
     id = serializers.CharField(required=False, help_text="Unless failed.")
     twc_customer_id = serializers.UUIDField(required=False, help_text="Unless failed.")
-    errors = serializers.ListField(child=serializers.DictField(), required=False, help_text="When failed.")
+    errors = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=MAX_ITEM_ERRORS,
+        help_text=f"When failed: the item's errors (entries as in `Error`), at most {MAX_ITEM_ERRORS}.",
+    )
+    errorsOmitted = serializers.IntegerField(
+        required=False, min_value=1, help_text="When failed: how many more errors the item had than `errors` lists."
+    )
 
     class Meta:
         ref_name = "UploadResult"

@@ -17,7 +17,7 @@ from customers.selectors import customers_holding_keys
 from customers.services.customers import new_customer_values, put_changes
 from customers.uuids import new_uuid_text
 from tenants.models import Store
-from twc.api.errors import ApiError, FieldError, duplicate_field_entry
+from twc.api.errors import MAX_ITEM_ERRORS, ApiError, FieldError, duplicate_field_entry
 
 UNIQUE_FIELDS = tuple((key.api_name, key.key_column) for key in UNIQUE_KEYS)
 
@@ -128,8 +128,13 @@ class BatchClaims:
                 self.taken[attr].discard(value)
 
 
-def failure_result(index: int, errors: list[FieldError]) -> dict:
-    return {"index": index, "status": "failed", "errors": [e.as_dict() for e in errors]}
+def failure_result(index: int, errors: list[FieldError], omitted: int = 0) -> dict:
+    """A failed item: at most MAX_ITEM_ERRORS entries, `errorsOmitted` counting the others."""
+    result = {"index": index, "status": "failed", "errors": [e.as_dict() for e in errors[:MAX_ITEM_ERRORS]]}
+    omitted += max(0, len(errors) - MAX_ITEM_ERRORS)
+    if omitted:
+        result["errorsOmitted"] = omitted
+    return result
 
 
 def outcome_result(index: int, status: str, customer: Customer | dict) -> dict:
@@ -264,7 +269,7 @@ def _plan_updates(plan: Plan, to_update: list[UpdateTarget], now: datetime) -> N
                 now=now,
             )
         except ApiError as exc:
-            plan.results[item.index] = failure_result(item.index, exc.errors)
+            plan.results[item.index] = failure_result(item.index, exc.errors, exc.errors_omitted)
             continue
         if not changes and not addresses_changed:
             plan.results[item.index] = outcome_result(item.index, "updated", target)  # as a PUT: applied, no change

@@ -33,11 +33,9 @@ from customers.services.integrity import duplicate_field_of
 from customers.validation import CURRENCY_CODES
 from tenants.models import Store
 from twc.api.errors import (
-    ValidationFailed,
     invalid_field,
     invalid_json_input,
     required_field_entry,
-    unknown_field_entry,
 )
 from twc.text import CONTROL_OR_BREAK
 
@@ -227,9 +225,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
 
 
 def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
-    for key in data:
-        if key not in allowed:
-            check.errors.append(unknown_field_entry(key))
+    check.unknown_fields(data, allowed)
 
 
 ORDER_FIELDS = {"name", "email", "phone", "total_price", "currency", "test", "archived", "created_at", "customer_id"}
@@ -266,9 +262,7 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     for flag in ("test", "archived"):
         flags[flag] = check.boolean(data, flag) if flag in data else False
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
-    if check.errors:
-        raise ValidationFailed(check.errors)
-    assert name is not None  # a missing or bad name is one of the errors above
+    check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)
     order = Order(
         store=store,
@@ -318,8 +312,7 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
     ):
         check.fail("items", f"'items' must be an array of at most {MAX_WISHLIST_ITEMS} product references.")
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
-    if check.errors:
-        raise ValidationFailed(check.errors)
+    check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)
     wishlist = Wishlist.objects.create(
         store=store,

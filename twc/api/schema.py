@@ -10,6 +10,8 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from twc.api.errors import MAX_ERROR_RESPONSE_BYTES, MAX_ERRORS
+
 ERROR_DESCRIPTIONS = {
     400: "InvalidJsonInput, InvalidField (with `field`) or RequiredField (with `field`).",
     401: "InvalidToken: no, unknown, expired or revoked token (with `WWW-Authenticate: Bearer`).",
@@ -49,7 +51,13 @@ class ErrorSerializer(serializers.Serializer):
     statusCode = serializers.IntegerField()
     message = serializers.CharField()
     # A declared field: DRF's metaclass takes it out of the class, so it does not hide Serializer.errors.
-    errors = ErrorEntrySerializer(many=True)  # type: ignore[assignment]
+    errors = ErrorEntrySerializer(many=True, help_text=f"At most {MAX_ERRORS} errors.")  # type: ignore[assignment]
+    errorsOmitted = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=f"How many more errors there were than `errors` lists (at most {MAX_ERRORS}, "
+        f"and the response at most {MAX_ERROR_RESPONSE_BYTES // 1024} KB). Absent when none was left out.",
+    )
 
     class Meta:
         ref_name = "Error"

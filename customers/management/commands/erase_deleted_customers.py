@@ -7,7 +7,8 @@ from django.utils import timezone
 
 from customers.services.erasure import customer_erase, customers_due_for_erasure
 from tenants.models import Store
-from twc.api.idempotency import expired_records_delete
+from twc.api.errors import ApiError
+from twc.api.idempotency_store import expired_records_delete
 from twc.api.ratelimit import application_limits, idle_buckets_delete
 
 
@@ -37,7 +38,10 @@ class Command(BaseCommand):
             return
         erased = 0
         for customer in due.iterator(chunk_size=500):
-            customer_erase(store=customer.store, customer=customer)
+            try:
+                customer_erase(store=customer.store, customer=customer)
+            except ApiError as exc:
+                raise CommandError(f"stopped after erasing {erased} customers: {exc.message}") from None
             erased += 1
         self.stdout.write(f"Erased {erased} customers {when}.")
         # Stored API responses (Idempotency-Key replays) hold customers' data too: those past their
