@@ -96,7 +96,7 @@ def erase_by(via: str, *, store, customer, admin_client) -> None:
     elif via == "admin":
         response = admin_client.post(
             "/admin/customers/customer/?deleted=all",
-            {"action": "erase_customers", "_selected_action": [customer.pk]},
+            {"action": "erase_customers", "_selected_action": [customer.pk], "post": "yes"},
             follow=True,
         )
         assert response.status_code == 200
