@@ -23,14 +23,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.db import DatabaseError, connections
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from twc.api.errors import idempotency_key_in_progress, idempotency_key_reused, invalid_field, service_unavailable
 from twc.api.idempotency_store import Claim, Stored, begin, finish
-from twc.api.middleware import answers_503_when_database_is_down, json_error_response
+from twc.api.middleware import GetResponse, answers_503_when_database_is_down, json_error_response
 
 logger = logging.getLogger("twc.api")
 
@@ -41,6 +43,8 @@ NOT_KEPT_STATUSES = frozenset({401, 403, 429})
 # The contract: a larger reply is answered, not stored (and its key released).
 MAX_STORED_REPLY_BYTES = 16 * 1024 * 1024
 SUBJECTS_ATTRIBUTE = "idempotency_subjects"
+# Set on the request by process_view for a view marked RepliesNotStored.
+NOT_STORED_ATTRIBUTE = "idempotency_not_stored"
 # A finish that could not reach the database or Redis is retried this often until the lock runs out.
 FINISH_RETRY_SECONDS = 0.5
 _KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
@@ -58,14 +62,15 @@ class RepliesNotStored:
     idempotency_stores_replies = False
 
 
-def reply_holds(response: HttpResponse, subjects: Iterable) -> HttpResponse:
+def reply_holds(response: HttpResponse, subjects: Iterable[object]) -> HttpResponse:
     """Name the customers (by twc_customer_id) whose data `response` holds: a stored replay of it is
     deleted when one of them is erased."""
     setattr(response, SUBJECTS_ATTRIBUTE, [str(subject) for subject in subjects])
     return response
 
 
-def fingerprint_of(request) -> str:
+def fingerprint_of(request: HttpRequest) -> str:
+    assert request.method is not None  # a request from Django's handler always has one
     digest = hashlib.sha256()
     # The query string too: ?on_conflict=skip and ?on_conflict=update are different requests.
     for part in (request.method.encode(), request.get_full_path().encode(), request.body):
@@ -82,10 +87,12 @@ def replay(stored: Stored) -> HttpResponse:
     return response
 
 
-def reply_to_store(request, response: HttpResponse) -> Stored | None:
+def reply_to_store(request: HttpRequest, response: HttpResponseBase) -> Stored | None:
     """What of `response` is kept for the key, or None to release the key."""
-    if not is_kept(response.status_code) or response.streaming or getattr(request, "idempotency_not_stored", False):
+    if not is_kept(response.status_code) or response.streaming or getattr(request, NOT_STORED_ATTRIBUTE, False):
         return None
+    if not isinstance(response, HttpResponse):
+        return None  # not streaming, yet no HttpResponse: it has no `content` to keep
     if len(response.content) > MAX_STORED_REPLY_BYTES:
         return None
     headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
@@ -93,11 +100,11 @@ def reply_to_store(request, response: HttpResponse) -> Stored | None:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
     @answers_503_when_database_is_down
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         key = request.headers.get(HEADER)
         if key is None or request.method != "POST" or not request.path_info.startswith("/api/"):
             return self.get_response(request)
@@ -114,6 +121,7 @@ class IdempotencyMiddleware:
             outage = service_unavailable("Idempotency keys cannot be checked right now; retry later.")
             return json_error_response(outage)
         if claim.outcome == "replay":
+            assert claim.stored is not None  # begin gives every replay its stored reply
             return replay(claim.stored)
         if claim.outcome == "mismatch":
             reused = idempotency_key_reused(f"This {HEADER} was already used with a different request.")
@@ -125,7 +133,8 @@ class IdempotencyMiddleware:
                 )
             )
 
-        stored, subjects = None, ()
+        stored: Stored | None = None
+        subjects: Iterable[str] = ()
         try:
             response = self.get_response(request)
             stored = reply_to_store(request, response)
@@ -134,11 +143,17 @@ class IdempotencyMiddleware:
         finally:
             finish_or_defer(claim, stored, subjects)
 
-    def process_view(self, request, view_func, view_args, view_kwargs):
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> None:
         # DRF's as_view() gives the view class as `cls`, Django's as `view_class`.
         view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
         if getattr(view_class, "idempotency_stores_replies", True) is False:
-            request.idempotency_not_stored = True
+            setattr(request, NOT_STORED_ATTRIBUTE, True)
         return None
 
 
@@ -166,7 +181,7 @@ class DeferredFinishes:
     or its lock runs out (then another run may take the key over anyway). The thread ends when none
     is left."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._jobs: list[_Job] = []
         self._running = 0  # taken out of _jobs by the thread, not yet done
