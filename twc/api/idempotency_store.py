@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from twc.api.errors import service_unavailable
@@ -32,7 +33,7 @@ DATABASE = "database"
 @dataclass
 class Stored:
     status: int
-    headers: dict
+    headers: dict[str, Any]
     body: bytes
 
 
@@ -67,7 +68,7 @@ def finish(claim: Claim, stored: Stored | None, subjects: Iterable[str] = ()) ->
         _database_finish(claim, stored, subjects)
 
 
-def stored_replies_forget(*, store, subjects: Iterable[str]) -> int:
+def stored_replies_forget(*, store: models.Model, subjects: Iterable[str]) -> int:
     """Delete the store's stored replies that hold any of these subjects (customers, by
     twc_customer_id), in the database and, when REDIS_URL is set, in Redis. The number deleted.
 
@@ -87,12 +88,12 @@ def stored_replies_forget(*, store, subjects: Iterable[str]) -> int:
     return removed
 
 
-def expired_records_delete(*, store=None) -> int:
+def expired_records_delete(*, store: models.Model | None = None) -> int:
     """Delete the stored responses past their expiry (they hold customers' data): the database
     backend only; Redis expires its keys by itself. The number deleted."""
     expired = IdempotencyRecord.objects.filter(expires_at__lt=timezone.now())
     if store is not None:
-        expired = expired.filter(store=store)
+        expired = expired.filter(store_id=store.pk)
     return expired.delete()[1].get(IdempotencyRecord._meta.label, 0)
 
 
@@ -176,7 +177,8 @@ def _redis_forget(store_id: int, subjects: list[str]) -> int:
     for subject in subjects:
         name = _redis_subject_set(store_id, subject)
         for member in client.smembers(name):
-            owner, _, key_name = member.decode().partition(" ")
+            text = member.decode() if isinstance(member, bytes) else member  # bytes: no decode_responses
+            owner, _, key_name = text.partition(" ")
             removed += client.eval(FORGET_SCRIPT, 1, key_name, owner)
         client.delete(name)
     return removed
@@ -201,29 +203,31 @@ def _database_begin(store_id: int, key: str, fingerprint: str) -> Claim:
             return Claim("new", DATABASE, store_id, key, fingerprint, owner=owner, record_id=record.pk)
         except IntegrityError:
             pass
-        record = IdempotencyRecord.objects.filter(store_id=store_id, key=key).first()
-        if record is None:
+        existing = IdempotencyRecord.objects.filter(store_id=store_id, key=key).first()
+        if existing is None:
             continue
-        if record.expires_at <= now:
-            IdempotencyRecord.objects.filter(pk=record.pk, expires_at=record.expires_at).delete()
+        if existing.expires_at <= now:
+            IdempotencyRecord.objects.filter(pk=existing.pk, expires_at=existing.expires_at).delete()
             continue
-        if record.fingerprint != fingerprint:
+        if existing.fingerprint != fingerprint:
             return Claim("mismatch", DATABASE, store_id, key, fingerprint)
-        if record.status is not None:
-            stored = Stored(record.status, record.headers, bytes(record.body))
+        if existing.status is not None:
+            stored = Stored(existing.status, existing.headers, bytes(existing.body))
             return Claim("replay", DATABASE, store_id, key, fingerprint, stored=stored)
-        if record.locked_until is not None and record.locked_until > now:
+        if existing.locked_until is not None and existing.locked_until > now:
             return Claim("running", DATABASE, store_id, key, fingerprint)
         # The first run's process died without an answer: this retry takes the key over.
-        taken = IdempotencyRecord.objects.filter(pk=record.pk, owner=record.owner, status__isnull=True).update(
+        taken = IdempotencyRecord.objects.filter(pk=existing.pk, owner=existing.owner, status__isnull=True).update(
             owner=owner, locked_until=now + dt.timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
         )
         if taken:
-            return Claim("new", DATABASE, store_id, key, fingerprint, owner=owner, record_id=record.pk)
+            return Claim("new", DATABASE, store_id, key, fingerprint, owner=owner, record_id=existing.pk)
     return Claim("running", DATABASE, store_id, key, fingerprint)
 
 
 def _database_finish(claim: Claim, stored: Stored | None, subjects: Iterable[str]) -> None:
+    if claim.record_id is None:
+        return  # no record of this run's (only a 'new' claim has one): nothing to store or release
     mine = IdempotencyRecord.objects.filter(pk=claim.record_id, owner=claim.owner, status__isnull=True)
     if stored is None:
         mine.delete()
