@@ -37,6 +37,8 @@ class StoreRequest(HttpRequest):
     store: "Store | None"
     store_token_refusal: str | None
     store_token_refusal_code: str | None
+    # Set by tenants.middleware.StoreMiddleware, under /api/ only.
+    store_token_has_scope: bool
 
 
 def store_of(token: AccessToken) -> "Store | None":

@@ -1,9 +1,11 @@
 """The store of an /api/ request, resolved before any middleware that needs it."""
 
+from typing import cast
+
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from tenants.authentication import resolve_store
+from tenants.authentication import StoreRequest, resolve_store
 from tenants.permissions import needed_scope, token_grants
 from twc.api.middleware import GetResponse, answers_503_when_database_is_down
 
@@ -23,6 +25,7 @@ class StoreMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info.startswith("/api/"):
             resolve_store(request)
-            token = request.store_token
-            request.store_token_has_scope = token is not None and token_grants(token, needed_scope(request.method))
+            resolved = cast(StoreRequest, request)
+            token = resolved.store_token
+            resolved.store_token_has_scope = token is not None and token_grants(token, needed_scope(request.method))
         return self.get_response(request)
