@@ -55,7 +55,7 @@ def customer_erase(*, store: Store, customer: Customer) -> Customer:
             )
         # First, inside the transaction: if Redis cannot be reached, nothing is erased and the
         # erasure can be run again, rather than leaving the replies behind an erased customer.
-        stored_replies_forget(store=store, subjects=[current.twc_customer_id])
+        stored_replies_forget(store=store, subjects=[str(current.twc_customer_id)])
         if current.erased_at is not None:
             return current
         now = timezone.now()

@@ -263,6 +263,7 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
         flags[flag] = check.boolean(data, flag) if flag in data else False
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
     check.raise_if_failed()
+    assert name is not None  # a missing or invalid name failed the check just above
     customer = _owner(store=store, data=data, shopper=shopper)
     order = Order(
         store=store,
