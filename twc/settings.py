@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tenants",
     "customers",
+    "events",
     "twc.api",
 ]
 
