@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -153,3 +154,10 @@ def events_redact_customer(*, customer: Customer) -> int:
         event.data = _ids_only(event.data)
     Event.objects.bulk_update(events, ["data"], batch_size=500)
     return len(events)
+
+
+def events_delete_expired(*, now: dt.datetime | None = None) -> int:
+    """Delete events older than EVENTS_RETENTION_DAYS (their deliveries go with them)."""
+    cutoff = (now or timezone.now()) - dt.timedelta(days=settings.EVENTS_RETENTION_DAYS)
+    deleted, _ = Event.objects.filter(occurred_at__lt=cutoff).delete()
+    return deleted

@@ -19,6 +19,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("o/", include((oauth_urlpatterns, "oauth2_provider"), namespace="oauth2_provider")),
     path("api/", include("customers.urls")),
+    path("api/", include("events.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # [\s\S]: a path with an encoded line break (%0A) is under /api/ too, not Django's HTML 404.

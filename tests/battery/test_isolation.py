@@ -20,6 +20,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
+from events.models import Event
 from tests.factories import customer_make, order_make, wishlist_make
 
 
@@ -116,6 +117,9 @@ CASES = [
     Case("list since A's customer", "get", "/api/customers?since_id={a_ref}", expect=400),
     Case("count filtered by A's email", "get", "/api/customers/count?email={a_email}", expect=200),
     Case("count filtered by A's ids", "get", "/api/customers/count?ids={a_ref}", expect=200),
+    Case("A's event by id", "get", "/api/events/{a_event}"),
+    Case("the event feed", "get", "/api/events", expect=200),
+    Case("the event feed filtered by type", "get", "/api/events?types=customers/create", expect=200),
 ]
 
 # Values that change from one run to the next whatever the store: masked before comparing twins.
@@ -234,6 +238,7 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store
         "a_phone": a1.phone,
         "a_address_id": a1.addresses.get().id,
         "a_order_name": "#A-SECRET-1",
+        "a_event": str(Event.objects.filter(store=store_a).values_list("event_id", flat=True).first()),
     }
     ghost = {
         "a_ref": "ghost-ref-001",
@@ -244,6 +249,7 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store
         "a_phone": "+16135550177",
         "a_address_id": 987_654_321,
         "a_order_name": "#GHOST-1",
+        "a_event": str(uuid.uuid4()),
     }
     # What B must never see unless it sent it itself.
     secrets = [

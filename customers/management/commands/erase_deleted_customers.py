@@ -2,10 +2,12 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from customers.services.erasure import customer_erase, customers_due_for_erasure
+from events.recording import events_delete_expired
 from tenants.models import Store
 from twc.api.idempotency import expired_records_delete
 
@@ -43,3 +45,9 @@ class Command(BaseCommand):
         # expiry (IDEMPOTENCY_TTL_SECONDS, a day; the retention period is longer) go as well.
         removed = expired_records_delete(store=store)
         self.stdout.write(f"Deleted {removed} expired stored API responses{scope}.")
+        self.delete_expired_events()
+
+    def delete_expired_events(self):
+        """Events are kept EVENTS_RETENTION_DAYS whatever --older-than says (every store's)."""
+        removed = events_delete_expired()
+        self.stdout.write(f"Deleted {removed} events past their retention ({settings.EVENTS_RETENTION_DAYS} days).")
