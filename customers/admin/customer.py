@@ -29,6 +29,7 @@ from customers.admin.inlines import AddressInline
 from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Customer
 from customers.phones import normalize_phone
+from events.admin import customer_events_summary
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin, staff_store_ids, staff_stores
 from twc.admin_pagination import EstimatedCountPaginator
 from twc.api.errors import ApiError
@@ -93,6 +94,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         "default_address_summary",
         "orders_summary",
         "wishlists_summary",
+        "events_summary",
         "version",
         "created_at",
         "updated_at",
@@ -140,6 +142,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
             },
         ),
         ("Record", {"fields": ("version", "created_at", "updated_at", "deleted_at", "erased_at", "loaded_version")}),
+        ("Events", {"fields": ("events_summary",)}),
     )
 
     # --- list ---------------------------------------------------------------------------------
@@ -286,6 +289,10 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
             for w in wishlists
         ]
         return _table(rows, ("wishlist", "items", "created"))
+
+    @admin.display(description="latest events")
+    def events_summary(self, obj):
+        return "-" if obj is None or obj.pk is None else customer_events_summary(obj)
 
     # --- saving: through the services ---------------------------------------------------------
     def get_form(self, request, obj=None, change=False, **kwargs):
