@@ -247,10 +247,12 @@ def _update_target(item: ValidItem, matches: list[KeyMatch]) -> Customer | Field
 
 
 def _plan_updates(plan: Plan, to_update: list[UpdateTarget], now: datetime) -> None:
-    sending_addresses = [u.customer.pk for u in to_update if "_addresses" in u.item.cleaned]
-    current: dict[int, list[Address]] = {pk: [] for pk in sending_addresses}
-    if sending_addresses:
-        for address in Address.objects.filter(customer_id__in=sending_addresses).order_by("id"):
+    # Every updated customer's addresses: an item compares those it sends, and each update's event
+    # shows the customer with its addresses.
+    updated_pks = [u.customer.pk for u in to_update]
+    current: dict[int, list[Address]] = {pk: [] for pk in updated_pks}
+    if updated_pks:
+        for address in Address.objects.filter(customer_id__in=updated_pks).order_by("id"):
             current[address.customer_id].append(address)
     for update in to_update:
         item, target = update.item, update.customer

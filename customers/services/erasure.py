@@ -16,6 +16,8 @@ from accounts.models import CustomerAccessToken, PasswordReset
 from customers.errors import customer_not_found
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.representation import customer_to_dict, order_to_dict, wishlist_to_dict
+from events import types as event_types
+from events.recording import erased_customer_data, event_record, events_redact_customer
 from tenants.models import Store
 from twc.api.errors import invalid_operation
 from twc.api.idempotency_store import stored_replies_forget
@@ -69,7 +71,12 @@ def customer_erase(*, store: Store, customer: Customer) -> Customer:
         Customer.objects.filter(pk=current.pk).update(
             **ERASED_VALUES, erased_at=now, updated_at=now, version=F("version") + 1
         )
-    current.refresh_from_db()
+        current.refresh_from_db()
+        # The events kept of the customer are reduced to ids, then the erasure is one more event.
+        events_redact_customer(customer=current)
+        event_record(
+            store=store, type=event_types.CUSTOMER_REDACT, customer=current, data=erased_customer_data(current)
+        )
     return current
 
 

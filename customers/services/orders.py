@@ -31,6 +31,8 @@ from customers.phones import normalize_phone
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
 from customers.validation import CURRENCY_CODES
+from events import types as event_types
+from events.recording import event_record, order_data, wishlist_data
 from tenants.models import Store
 from twc.api.errors import (
     invalid_field,
@@ -281,6 +283,9 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
             order.save(force_insert=True)
             if customer is not None:
                 refresh_order_figures(store_id=store.pk, customer_ids=[customer.pk])
+            event_record(
+                store=store, type=event_types.ORDER_CREATE, customer=customer, data=order_data(order, customer)
+            )
     except IntegrityError as exc:
         if duplicate_field_of(exc) == "name":
             raise order_duplicate_name(name) from None
@@ -315,12 +320,16 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
     check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)
-    wishlist = Wishlist.objects.create(
-        store=store,
-        customer=customer,
-        name=name or "",
-        items=[str(item) for item in items],
-        created_at=created_at or timezone.now(),
-        **shopper,
-    )
+    with transaction.atomic():
+        wishlist = Wishlist.objects.create(
+            store=store,
+            customer=customer,
+            name=name or "",
+            items=[str(item) for item in items],
+            created_at=created_at or timezone.now(),
+            **shopper,
+        )
+        event_record(
+            store=store, type=event_types.WISHLIST_CREATE, customer=customer, data=wishlist_data(wishlist, customer)
+        )
     return wishlist, customer
