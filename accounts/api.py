@@ -8,6 +8,7 @@ from accounts import schema
 from accounts.authentication import CustomerTokenAuthentication, HasCustomerToken
 from accounts.selectors import customer_wishlists
 from accounts.services.me import customer_password_change, me_update
+from accounts.services.multipass import multipass_sign_in
 from accounts.services.resets import customer_password_reset, password_recover
 from accounts.services.sign_in import CUSTOMER_IP_HEADER, SignIn, customer_ip, customer_sign_in
 from accounts.services.tokens import customer_token_revoke
@@ -81,6 +82,21 @@ class SignInView(RepliesNotStored, APIView):
             ip=customer_ip(request.headers.get(CUSTOMER_IP_HEADER)),
         )
         return signed_in_response(sign_in)
+
+
+class MultipassView(RepliesNotStored, APIView):
+    """POST /api/accounts/multipass: a Multipass token for a customer access token (201 when the
+    customer was created); never stored for a replay (the token is single use anyway)."""
+
+    required_scope = SIGN_IN_SCOPE
+
+    @schema.multipass
+    def post(self, request):
+        body = string_fields(request.data, ("token",))
+        sign_in = multipass_sign_in(
+            store=request.store, token=body["token"], ip=customer_ip(request.headers.get(CUSTOMER_IP_HEADER))
+        )
+        return signed_in_response(sign_in, status=201 if sign_in.created else 200)
 
 
 class RecoverView(APIView):

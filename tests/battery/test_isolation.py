@@ -122,6 +122,8 @@ CASES = [
     Case("/api/me/orders with B's store token", "get", "/api/me/orders", expect=401),
     Case("send_password_reset to A's customer", "post", "/api/customers/{a_ref}/send_password_reset", {}),
     Case("recover with A's email", "post", "/api/accounts/recover", {"email": "{a_email}"}, expect=202),
+    # B has Multipass off; a token of A's secret at B: tests/accounts/test_multipass.py (stores apart).
+    Case("multipass at B", "post", "/api/accounts/multipass", {"token": "{a_email}"}, expect=409),
 ]
 
 # Values that change from one run to the next whatever the store: masked before comparing twins.
