@@ -8,6 +8,7 @@ from accounts import schema
 from accounts.authentication import CustomerTokenAuthentication, HasCustomerToken
 from accounts.selectors import customer_wishlists
 from accounts.services.me import customer_password_change, me_update
+from accounts.services.multipass import multipass_sign_in
 from accounts.services.resets import customer_password_reset, password_recover
 from accounts.services.sign_in import CUSTOMER_IP_HEADER, SignIn, customer_ip, customer_sign_in
 from accounts.services.tokens import customer_token_revoke
@@ -24,6 +25,7 @@ from twc.api.errors import (
     required_field_entry,
     unknown_field_entry,
 )
+from twc.api.idempotency import RepliesNotStored, reply_holds
 from twc.api.pagination import CURSOR_PARAM, orderings, paginate, parse_limit
 
 WISHLIST_ORDERINGS = orderings(["created_at"], tiebreak="id")
@@ -51,18 +53,22 @@ def string_fields(data, names: tuple[str, ...]) -> dict[str, str]:
 
 
 def signed_in_response(sign_in: SignIn, status: int = 200) -> Response:
-    return Response(
-        {
-            "customer": me_to_dict(sign_in.customer),
-            "customer_access_token": sign_in.token.token,
-            "expires_at": sign_in.token.expires_at.isoformat(),
-        },
-        status=status,
+    return reply_holds(
+        Response(
+            {
+                "customer": me_to_dict(sign_in.customer),
+                "customer_access_token": sign_in.token.token,
+                "expires_at": sign_in.token.expires_at.isoformat(),
+            },
+            status=status,
+        ),
+        [sign_in.customer.twc_customer_id],
     )
 
 
-class SignInView(APIView):
-    """POST /api/accounts/sign_in: email and password for a customer access token."""
+class SignInView(RepliesNotStored, APIView):
+    """POST /api/accounts/sign_in: email and password for a customer access token (never stored for
+    an Idempotency-Key replay: a retry signs in afresh)."""
 
     required_scope = SIGN_IN_SCOPE
 
@@ -78,6 +84,21 @@ class SignInView(APIView):
         return signed_in_response(sign_in)
 
 
+class MultipassView(RepliesNotStored, APIView):
+    """POST /api/accounts/multipass: a Multipass token for a customer access token (201 when the
+    customer was created); never stored for a replay (the token is single use anyway)."""
+
+    required_scope = SIGN_IN_SCOPE
+
+    @schema.multipass
+    def post(self, request):
+        body = string_fields(request.data, ("token",))
+        sign_in = multipass_sign_in(
+            store=request.store, token=body["token"], ip=customer_ip(request.headers.get(CUSTOMER_IP_HEADER))
+        )
+        return signed_in_response(sign_in, status=201 if sign_in.created else 200)
+
+
 class RecoverView(APIView):
     """POST /api/accounts/recover: a reset link mailed if an enabled customer has the email; 202 always."""
 
@@ -90,9 +111,9 @@ class RecoverView(APIView):
         return Response({"sent": True}, status=202)
 
 
-class SendPasswordResetView(APIView):
+class SendPasswordResetView(RepliesNotStored, APIView):
     """POST /api/customers/{id}/send_password_reset (customers:write): the link, mailed unless
-    `send_email` is false, as send_invite answers."""
+    `send_email` is false, as send_invite answers (a live link: never stored for a replay)."""
 
     @schema.send_password_reset
     def post(self, request, ref):
@@ -110,7 +131,7 @@ class SendPasswordResetView(APIView):
         )
         body = customer_to_dict(link.customer)
         body["password_reset"] = {"url": link.url, "expires_at": link.expires_at.isoformat(), "emailed": link.emailed}
-        return Response(body)
+        return reply_holds(Response(body), [link.customer.twc_customer_id])
 
 
 class CustomerTokenView(APIView):
@@ -131,7 +152,7 @@ class MeView(CustomerTokenView):
         return Response(me_to_dict(customer, addresses))
 
 
-class MePasswordView(CustomerTokenView):
+class MePasswordView(RepliesNotStored, CustomerTokenView):
     @schema.me_password
     def post(self, request):
         body = string_fields(request.data, ("current_password", "new_password"))

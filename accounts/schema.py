@@ -121,6 +121,18 @@ sign_in = extend_schema(
     parameters=[CUSTOMER_IP],
     responses={200: SignedInSerializer, **error_responses(400, 429)},
 )
+multipass = extend_schema(
+    operation_id="accounts_multipass",
+    summary="Sign a customer in with a Multipass token",
+    description="Scope `customers:sign_in`. The token is Shopify's Multipass format (AES-128-CBC and "
+    "HMAC-SHA256 keyed from the SHA-256 of the store's secret), valid 15 minutes after its `created_at` and "
+    "once. `201` when it created the customer. 400 InvalidMultipassToken for a bad signature, a malformed, "
+    "expired or replayed token, or a `remote_ip` other than `TWC-Customer-IP`; 400 InvalidCredentials for an "
+    "account staff disabled; 409 InvalidOperation when Multipass is off for the store.",
+    request=inline_serializer("MultipassInput", {"token": serializers.CharField()}),
+    parameters=[CUSTOMER_IP],
+    responses={200: SignedInSerializer, 201: SignedInSerializer, **error_responses(400, 409)},
+)
 me_get = extend_schema(
     operation_id="me_get",
     summary="The signed-in customer",

@@ -5,6 +5,7 @@ from accounts import api
 # Trailing slashes are optional, as for the customer endpoints.
 urlpatterns = [
     re_path(r"^accounts/sign_in/?$", api.SignInView.as_view(), name="accounts-sign-in"),
+    re_path(r"^accounts/multipass/?$", api.MultipassView.as_view(), name="accounts-multipass"),
     re_path(r"^accounts/recover/?$", api.RecoverView.as_view(), name="accounts-recover"),
     re_path(
         r"^customers/(?P<ref>.+)/send_password_reset/?$",

@@ -81,7 +81,7 @@ INSERT INTO customers_customer (
     twc_customer_id, store_id, ref, email, email_key, phone, first_name, last_name, note, state,
     verified_email, password, accepts_marketing, accepts_marketing_updated_at, marketing_opt_in_level,
     multipass_identifier, currency, tax_exempt, tax_exemptions, tags, orders_count, total_spent,
-    last_order_id, last_order_name, version, created_at, updated_at, deleted_at, erased_at)
+    last_order_id, last_order_name, version, created_at, updated_at, deleted_at, erased_at, disabled_by_staff)
 SELECT gen_random_uuid(), %(store)s, %(prefix)s || g, 'Customer' || g || '@Example.com',
     'customer' || g || '@example.com', '+1416' || (2000000 + g), 'First' || g, 'Last' || g,
     CASE WHEN g %% 4 = 0 THEN 'Prefers email. Customer since ' || (2000 + g %% 25) ELSE '' END,
@@ -90,7 +90,7 @@ SELECT gen_random_uuid(), %(store)s, %(prefix)s || g, 'Customer' || g || '@Examp
     g %% 50 = 0, CASE WHEN g %% 50 = 0 THEN '["CA_STATUS_CARD_EXEMPTION"]'::jsonb ELSE '[]'::jsonb END,
     'segment-' || (g %% 20) || ', vip, newsletter', 0, 0, NULL, NULL, 1 + g %% 5,
     now() - make_interval(mins => g), now() - make_interval(secs => g),
-    CASE WHEN %(deleted)s THEN now() END, NULL
+    CASE WHEN %(deleted)s THEN now() END, NULL, false
 FROM generate_series(1, %(count)s) AS g
 """
 

@@ -3,6 +3,7 @@ name its own scope (`required_scope`, such as the sign-in endpoints' customers:s
 
 from typing import TYPE_CHECKING, cast
 
+from django.urls import Resolver404, resolve
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from twc.api.errors import insufficient_scope
@@ -20,6 +21,19 @@ SIGN_IN_SCOPE = "customers:sign_in"
 def needed_scope(method: str | None) -> str:
     # Django's request.method is typed Optional; a request without one is not read-only.
     return READ_SCOPE if method in SAFE_METHODS else WRITE_SCOPE
+
+
+def request_scope(path_info: str, method: str | None) -> str:
+    """The scope a request needs, as HasStoreScope will check it: the view's own `required_scope`
+    (the sign-in endpoints' customers:sign_in) or the method's. Resolved from the URL before the view
+    runs, so that the idempotency keys replay a stored reply only to a token the view would let in (a
+    sign-in-only token is neither refused a replay of its own sign-in flows nor given one of a write)."""
+    try:
+        match = resolve(path_info)
+    except Resolver404:
+        return needed_scope(method)
+    view_class = getattr(match.func, "cls", None) or getattr(match.func, "view_class", None)
+    return getattr(view_class, "required_scope", None) or needed_scope(method)
 
 
 def token_grants(token: "AccessToken", scope: str) -> bool:

@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
+from accounts.services.resets import customer_password_reset
+from accounts.services.tokens import customer_tokens_revoke
 from customers.services.customers import customer_soft_delete
 from customers.services.erasure import customer_erase
 from customers.services.lifecycle import customer_disable, customer_enable, customer_invite, customer_restore
@@ -29,11 +31,27 @@ def _invite(*, store, customer):
     return customer_invite(store=store, customer=customer, send_email=True).customer
 
 
+def _revoke_sessions(*, store, customer):
+    customer_tokens_revoke(customer=customer)
+    return customer
+
+
+def _password_reset(*, store, customer):
+    return customer_password_reset(store=store, customer=customer, send_email=True).customer
+
+
 # name -> (service, button label, past tense for messages, history message)
 ACCOUNT_ACTIONS = {
     "enable": (customer_enable, "Enable account", "Enabled", "Enabled the account."),
     "disable": (customer_disable, "Disable account", "Disabled", "Disabled the account."),
     "invite": (_invite, "Send account invite", "Sent an invite to", "Sent an account invite."),
+    "revoke_sessions": (_revoke_sessions, "Revoke sessions", "Revoked the sessions of", "Revoked the sessions."),
+    "password_reset": (
+        _password_reset,
+        "Send password reset",
+        "Sent a password reset to",
+        "Sent a password reset link.",
+    ),
     "restore": (customer_restore, "Restore customer", "Restored", "Restored the deleted customer."),
     "erase": (
         customer_erase,
@@ -55,6 +73,8 @@ def available_actions(customer) -> list[str]:
         names += ["enable", "invite"]
     if customer.state != "disabled":
         names.append("disable")
+    if customer.state == "enabled":
+        names += ["password_reset", "revoke_sessions"]
     return names
 
 

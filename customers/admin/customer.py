@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from accounts.services.tokens import customer_active_sessions
 from customers.admin.actions import AccountActionsMixin
 from customers.admin.filters import DeletedFilter, TagFilter, changelist_sorting_only_by
 from customers.admin.forms import (
@@ -87,6 +88,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         "twc_customer_id",
         "admin_graphql_api_id",
         "account_password",
+        "active_sessions",
         "invites_summary",
         "orders_count",
         "total_spent",
@@ -112,7 +114,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
                     "twc_customer_id",
                     "admin_graphql_api_id",
                     "state",
-                    "account_password",
+                    ("account_password", "active_sessions"),
                     "invites_summary",
                 )
             },
@@ -215,6 +217,11 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
     @admin.display(description="password")
     def account_password(self, obj):
         return "set" if obj and obj.password else "not set"
+
+    @admin.display(description="active sessions")
+    def active_sessions(self, obj):
+        # Live customer access tokens (sign-ins not signed out, revoked or expired).
+        return customer_active_sessions(customer=obj) if obj and obj.pk else 0
 
     @admin.display(description="account invites")
     def invites_summary(self, obj):

@@ -185,6 +185,22 @@ def customer_disable(*, store: Store, customer: Customer) -> Customer:
     return _staff_move(store=store, customer=customer, action="disable", target=CustomerState.DISABLED)
 
 
+def customer_multipass_enable(*, store: Store, customer: Customer) -> Customer | None:
+    """Multipass: a customer in `disabled` (never had an account), `invited` or `declined` state
+    becomes `enabled` (open invite links stop working); an enabled one stays as it is. None, and no
+    change, for an account staff disabled (it stays disabled) or a customer deleted meanwhile."""
+    with transaction.atomic():
+        customer = _locked(store=store, customer=customer)
+        staff_disabled = customer.state == CustomerState.DISABLED and customer.disabled_by_staff
+        if customer.deleted_at is not None or staff_disabled:
+            return None
+        if customer.state == CustomerState.ENABLED:
+            return customer
+        now = timezone.now()
+        _void_open_invites(customer, now)
+        return _move(customer, CustomerState.ENABLED, now)
+
+
 def invite_lookup(token: object) -> tuple[str, AccountInvite | None]:
     """What a link's token opens: (InviteLinkStatus, the invite or None). Reads only. `token` is
     whatever the link carried."""

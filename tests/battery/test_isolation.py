@@ -133,6 +133,8 @@ CASES = [
     Case("A's webhook deliveries", "get", "/api/webhooks/{a_webhook}/deliveries"),
     Case("redeliver to A's webhook", "post", "/api/webhooks/{a_webhook}/redeliver", {"event_ids": ["{a_event}"]}),
     Case("the webhooks", "get", "/api/webhooks", expect=200),
+    # B has Multipass off; a token of A's secret at B: tests/accounts/test_multipass.py (stores apart).
+    Case("multipass at B", "post", "/api/accounts/multipass", {"token": "{a_email}"}, expect=409),
 ]
 
 # Values that change from one run to the next whatever the store: masked before comparing twins.
