@@ -18,6 +18,7 @@ from customers.filters import check_query_params
 from customers.representation import customer_to_dict, order_to_dict, wishlist_to_dict
 from customers.selectors import customer_get, customer_orders
 from tenants.permissions import SIGN_IN_SCOPE
+from twc.api.bodies import send_email_option
 from twc.api.errors import (
     ValidationFailed,
     invalid_field_entry,
@@ -117,15 +118,7 @@ class SendPasswordResetView(RepliesNotStored, APIView):
 
     @schema.send_password_reset
     def post(self, request, ref):
-        data = request.data if request.data not in (None, "") else {}
-        if not isinstance(data, dict):
-            raise invalid_json_input("The body must be a JSON object.")
-        unknown = [key for key in data if key != "send_email"]
-        if unknown:
-            raise ValidationFailed(unknown_field_entry(unknown[0]))
-        send_email = data.get("send_email", True)
-        if not isinstance(send_email, bool):
-            raise ValidationFailed(invalid_field_entry("send_email", "'send_email' must be true or false."))
+        send_email = send_email_option(request.data)
         link = customer_password_reset(
             store=request.store, customer=customer_get(store=request.store, ref=ref), send_email=send_email
         )

@@ -20,7 +20,8 @@ from customers.schema import operations
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
-from twc.api.errors import ValidationFailed, invalid_field, invalid_json_input, unknown_field_entry
+from twc.api.bodies import send_email_option
+from twc.api.errors import invalid_field, invalid_json_input
 from twc.api.idempotency import RepliesNotStored, reply_holds
 from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, parse_limit
 
@@ -211,15 +212,7 @@ class CustomerSendInviteView(RepliesNotStored, APIView):
 
     @operations.send_invite
     def post(self, request, ref):
-        data = request.data if request.data not in (None, "") else {}
-        if not isinstance(data, dict):
-            raise invalid_json_input("The body must be a JSON object.")
-        unknown = [key for key in data if key != "send_email"]
-        if unknown:
-            raise ValidationFailed(unknown_field_entry(unknown[0]))
-        send_email = data.get("send_email", True)
-        if not isinstance(send_email, bool):
-            raise invalid_field("send_email", "'send_email' must be true or false.")
+        send_email = send_email_option(request.data)
         invite = customer_invite(
             store=request.store, customer=customer_get(store=request.store, ref=ref), send_email=send_email
         )

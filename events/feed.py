@@ -26,6 +26,7 @@ from django.db.models.expressions import RawSQL
 from events.models import Event
 from events.types import EVENT_TYPES
 from tenants.models import Store
+from twc.api import pagination
 from twc.api.errors import invalid_field, not_found
 
 DEFAULT_LIMIT = 100
@@ -65,11 +66,7 @@ def parse_types(raw: str | None) -> list[str] | None:
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
-    return int(raw)
+    return pagination.parse_limit(raw, default=DEFAULT_LIMIT, maximum=MAX_LIMIT)
 
 
 def settled(queryset: QuerySet[Event]) -> QuerySet[Event]:

@@ -54,11 +54,12 @@ def orderings(fields: list[str], *, tiebreak: str) -> dict[str, Ordering]:
     return result
 
 
-def parse_limit(raw: str | None) -> int:
+def parse_limit(raw: str | None, *, default: int = DEFAULT_LIMIT, maximum: int = MAX_LIMIT) -> int:
+    """A page size from the query string: `default` when absent, else a whole number 1 to `maximum`."""
     if raw is None or raw == "":
-        return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
-        raise invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise invalid_field("limit", f"'limit' must be a whole number from 1 to {maximum}.")
     return int(raw)
 
 
