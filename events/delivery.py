@@ -17,7 +17,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.db import connection, transaction
 from django.db.models import F
@@ -223,25 +223,36 @@ def _executor(concurrency: int) -> ThreadPoolExecutor:
     return _executors[concurrency]
 
 
-def deliver_due(*, concurrency: int = 8, send: Send = sender.post) -> int:
+def deliver_due(*, concurrency: int = 8, send: Send = sender.post, stopping: Callable[[], bool] | None = None) -> int:
     """Claim up to CLAIM_ROUNDS x `concurrency` due deliveries, POST them `concurrency` at a time,
-    record them. Returns how many."""
+    record them. Returns how many. When `stopping()` turns true, the POSTs not yet started are
+    dropped (their lease lapses: they are claimed again later), so a stop waits for one round only."""
     deliveries = claim(limit=concurrency * CLAIM_ROUNDS)
     if not deliveries:
         return 0
     now = timezone.now()
-    requests = [request_of(delivery, now=now) for delivery in deliveries]
-    urls = [delivery.subscription.url for delivery in deliveries]
     pool = _executor(concurrency)
-    outcomes = list(pool.map(send, urls, [body for body, _ in requests], [headers for _, headers in requests]))
-    record_all(list(zip(deliveries, outcomes, strict=True)), now=timezone.now())
+    futures = []
+    for delivery in deliveries:
+        body, headers = request_of(delivery, now=now)
+        futures.append(pool.submit(send, delivery.subscription.url, body, headers))
+    pending = set(futures)
+    while pending:
+        _, pending = wait(pending, timeout=0.1)
+        if stopping is not None and stopping():
+            for future in pending:
+                future.cancel()
+            wait(pending)
+            break
+    results = [(d, f.result()) for d, f in zip(deliveries, futures, strict=True) if not f.cancelled()]
+    record_all(results, now=timezone.now())
     return len(deliveries)
 
 
-def work_once(*, concurrency: int = 8, send: Send = sender.post) -> int:
+def work_once(*, concurrency: int = 8, send: Send = sender.post, stopping: Callable[[], bool] | None = None) -> int:
     """One round: queue new events, then deliver what is due. Returns the deliveries attempted."""
     dispatch()
-    return deliver_due(concurrency=concurrency, send=send)
+    return deliver_due(concurrency=concurrency, send=send, stopping=stopping)
 
 
 def drain(*, concurrency: int = 8, send: Send = sender.post, timeout: float = 60) -> None:
