@@ -37,7 +37,7 @@ class Command(BaseCommand):
         pause = 0.0
         while not self.stopping:
             try:
-                busy = delivery.work_once(concurrency=options["concurrency"])
+                busy = delivery.work_once(concurrency=options["concurrency"], stopping=lambda: self.stopping)
                 pause = 0.0
             except (DatabaseError, InterfaceError) as exc:
                 # A database outage pauses delivery; nothing is lost (leases lapse, cursors did not move).

@@ -1,0 +1,293 @@
+"""Events and webhooks against their floors, in-process on PostgreSQL (one run; a few minutes):
+
+    .venv/bin/python bench/events.py [--deliveries 5000] [--concurrency 8] [--memory 100000]
+                                     [--memory-seconds 120] [--feed 200000] [--port 8701]
+
+1. delivery throughput: N events queued for one subscription ("*") to a local receiver (http.server,
+   HTTP/1.1 keep-alive, in its own process), drained by the worker's own loop (events.delivery:
+   dispatch, claim, sign, POST, record), against the floor: a bare loop POSTing the same signed
+   payloads (built beforehand) with the same HTTP client (http.client, one keep-alive connection per
+   thread, the same concurrency), with no database at all. Target (issue #14): >= 0.5 x floor.
+2. memory: a larger queue drained by the same loop (stopped after --memory-seconds), the process's
+   RSS at the start, the middle and the end: no growth.
+3. the feed: GET /api/events?limit=1000 (full middleware stack, test client) at the start, the
+   middle and the end of a feed of --feed events: the same cost at any depth.
+
+Events are inserted in SQL (the outbox's shape: one JSON customer each, a customer key each). It
+creates a fresh database (twc_bench_events, or BENCH_DB), on BENCH_PG's server like bench/bulk.py,
+and drops it at the end. The import with events on is bench/bulk.py's figure.
+"""
+
+import argparse
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BENCH_DB", "twc_bench_events")
+if "BENCH_PG" in os.environ:
+    os.environ.setdefault("BENCH_PG_URL", os.environ["BENCH_PG"])
+
+from bench import single  # noqa: E402 - after BENCH_DB, which it reads at import
+
+TARGET_RATIO = 0.5
+
+INSERT_EVENTS = """
+    INSERT INTO events_event (event_id, store_id, type, occurred_at, data, customer_key)
+    SELECT gen_random_uuid(), %(store)s, 'customers/update', now(),
+           jsonb_build_object(
+               'id', 'c-' || g, 'twc_customer_id', gen_random_uuid(), 'email', 'c' || g || '@example.com',
+               'first_name', 'Ann', 'last_name', 'Smith', 'phone', '+1613555' || lpad((g %% 10000)::text, 4, '0'),
+               'state', 'enabled', 'tags', jsonb_build_array('vip', 'newsletter'), 'currency', 'CAD',
+               'accepts_marketing', true, 'note', 'a customer of the benchmark', 'version', 2,
+               'addresses', jsonb_build_array(jsonb_build_object(
+                   'address1', '1 Main St', 'city', 'Ottawa', 'province_code', 'ON', 'country_code', 'CA',
+                   'zip', 'K1A 0B1', 'default', true))),
+           gen_random_uuid()
+    FROM generate_series(1, %(count)s) AS g
+"""
+
+
+# --- the receiver (its own process: its CPU is not the worker's) -----------------------------
+
+
+def receive(port: int) -> None:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive
+
+        def log_message(self, *args):
+            pass
+
+        def setup(self):
+            super().setup()
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no delayed-ACK stalls
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+def start_receiver(port: int) -> subprocess.Popen:
+    process = subprocess.Popen([sys.executable, __file__, "--receive", str(port)])
+    single.wait_for_port(port)
+    return process
+
+
+# --- measurements ----------------------------------------------------------------------------
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def insert_events(store_id: int, count: int) -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for start in range(0, count, 50_000):
+            cursor.execute(INSERT_EVENTS, {"store": store_id, "count": min(50_000, count - start)})
+        cursor.execute("ANALYZE")
+
+
+def wait_settled(store_id: int, count: int) -> None:
+    """Until the feed shows the events (a transaction elsewhere in the cluster may hold it back)."""
+    from events import feed
+    from events.models import Event
+
+    last = Event.objects.filter(store_id=store_id).order_by("-seq").values_list("xid", "seq").first()
+    deadline = time.monotonic() + 60
+    while feed.feed_head(store_id=store_id) != last and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+def floor(payloads: list[tuple[bytes, dict[str, str]]], port: int, concurrency: int) -> float:
+    """A bare loop: the same signed payloads, the same client (events.sender's connection class:
+    http.client, TCP_NODELAY), keep-alive, the same concurrency."""
+    from events.sender import PinnedConnection
+    from events.ssrf import Target
+
+    target = Target("http", "127.0.0.1", port, "/hook")
+    items = iter(payloads)
+    lock = threading.Lock()
+
+    def client():
+        connection = PinnedConnection(target, "127.0.0.1", 10.0)
+        while True:
+            with lock:
+                item = next(items, None)
+            if item is None:
+                break
+            body, headers = item
+            connection.request("POST", "/hook", body=body, headers={**headers, "Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read(64 * 1024)
+            assert response.status == 200
+        connection.close()
+
+    threads = [threading.Thread(target=client) for _ in range(concurrency)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(payloads) / (time.perf_counter() - started)
+
+
+def payloads_of(subscription, store_id: int, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    from django.utils import timezone
+
+    from events.delivery import request_of
+    from events.models import Event, WebhookDelivery
+
+    now = timezone.now()
+    events = Event.objects.filter(store_id=store_id).order_by("-seq")[:count]
+    return [request_of(WebhookDelivery(event=e, subscription=subscription), now=now) for e in events]
+
+
+def delivered(subscription) -> int:
+    from events.models import WebhookDelivery
+
+    return WebhookDelivery.objects.filter(subscription=subscription, state="delivered").count()
+
+
+def throughput(args, store_id: int, subscription) -> None:
+    from events import delivery
+
+    insert_events(store_id, args.deliveries)
+    wait_settled(store_id, args.deliveries)
+    payloads = payloads_of(subscription, store_id, args.deliveries)
+    bare = floor(payloads, args.port, args.concurrency)
+    started = time.perf_counter()
+    delivery.drain(concurrency=args.concurrency, timeout=600)
+    ours = delivered(subscription) / (time.perf_counter() - started)
+    assert delivered(subscription) == args.deliveries, delivered(subscription)
+    ratio = ours / bare
+    print(f"  delivery throughput ({args.deliveries:,} events, concurrency {args.concurrency})")
+    print(f"    floor (bare keep-alive POST loop)   {bare:8,.0f} POST/s")
+    print(f"    worker (dispatch, claim, sign, POST, record)   {ours:8,.0f} deliveries/s   {ratio:.2f} x floor")
+    print(f"    {'ok' if ratio >= TARGET_RATIO else 'MISSED'}  worker >= {TARGET_RATIO} x floor")
+
+
+def memory(args, store_id: int, subscription) -> None:
+    import gc
+
+    from events import delivery
+
+    before = delivered(subscription)
+    insert_events(store_id, args.memory)
+    wait_settled(store_id, args.memory)
+    gc.collect()
+    samples = [(0, rss_mb())]
+    started = time.monotonic()
+    done, next_sample = 0, args.memory // 10
+    while time.monotonic() - started < args.memory_seconds:
+        count = delivery.work_once(concurrency=args.concurrency)
+        if not count:
+            break
+        done += count
+        if done >= next_sample:
+            samples.append((done, rss_mb()))
+            next_sample += args.memory // 10
+    samples.append((done, rss_mb()))
+    elapsed = time.monotonic() - started
+    assert delivered(subscription) - before == done
+    middle = min(samples, key=lambda sample: abs(sample[0] - done / 2))
+    print(f"  memory: {done:,} of {args.memory:,} queued deliveries in {elapsed:.0f} s ({done / elapsed:,.0f}/s)")
+    for label, (at, rss) in (("start", samples[0]), ("middle", middle), ("end", samples[-1])):
+        print(f"    RSS at the {label:6} ({at:>7,} delivered)   {rss:6.1f} MB")
+    growth = samples[-1][1] - middle[1]
+    print(f"    {'ok' if growth < 5 else 'GREW'}  middle to end: {growth:+.1f} MB")
+
+
+def feed_pages(args, store: dict, subscription) -> None:
+    from django.test import Client
+
+    from events.feed import encode_cursor
+    from events.models import Event, WebhookSubscription
+
+    WebhookSubscription.objects.filter(pk=subscription.pk).update(enabled=False)  # nothing more to queue
+    insert_events(store["store_id"], args.feed)
+    total = Event.objects.filter(store_id=store["store_id"]).count()
+    wait_settled(store["store_id"], total)
+    api = Client(HTTP_AUTHORIZATION=f"Bearer {store['token']}")
+    ordered = Event.objects.filter(store_id=store["store_id"]).order_by("xid", "seq").values_list("xid", "seq")
+    depths = (("start", 0), ("middle", total // 2), ("end", total - 1001))
+    best = {label: float("inf") for label, _ in depths}
+    for _ in range(8):  # interleaved, so a busy neighbour weighs on every depth alike; round 1 warms up
+        for label, offset in depths:
+            after = "" if offset == 0 else f"&after={encode_cursor(ordered[offset - 1])}"
+            started = time.perf_counter()
+            response = api.get(f"/api/events?limit=1000{after}")
+            took = time.perf_counter() - started
+            assert response.status_code == 200 and len(response.json()["events"]) == 1000, response.status_code
+            best[label] = min(best[label], took) if _ else best[label]
+    figures = [(label, offset, best[label] * 1000) for label, offset in depths]
+    print(f"  feed: GET /api/events?limit=1000 in a feed of {total:,} events (best of 7, interleaved)")
+    for label, offset, ms in figures:
+        print(f"    page at the {label:6} (after {offset:>7,})   {ms:6.1f} ms")
+    spread = max(ms for *_, ms in figures) / min(ms for *_, ms in figures)
+    print(f"    {'ok' if spread < 1.5 else 'DEPTH COSTS'}  slowest / fastest: {spread:.2f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deliveries", type=int, default=5_000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--memory", type=int, default=100_000)
+    parser.add_argument("--memory-seconds", type=float, default=120)
+    parser.add_argument("--feed", type=int, default=200_000)
+    parser.add_argument("--port", type=int, default=8701)
+    parser.add_argument("--receive", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.receive:
+        return receive(args.receive)
+    for name, value in single.server_env().items():
+        if name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG", "LOG_LEVEL"):
+            os.environ[name] = value
+    os.environ.update(WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_PRIVATE_NETWORKS="1")
+    receiver = start_receiver(args.port)
+    single.create_database()
+    try:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        run(args)
+    finally:
+        receiver.terminate()
+        receiver.wait()
+        single.drop_database()
+
+
+def run(args) -> None:
+    from events.webhooks import webhook_create
+    from tenants.models import Store
+
+    store = single.seed(customers=1_000)
+    print(f"events benchmark: {single.machine()}")
+    subscription, _ = webhook_create(
+        store=Store.objects.get(pk=store["store_id"]),
+        data={"url": f"http://127.0.0.1:{args.port}/hook", "topics": ["*"]},
+    )
+    throughput(args, store["store_id"], subscription)
+    memory(args, store["store_id"], subscription)
+    feed_pages(args, store, subscription)
+
+
+if __name__ == "__main__":
+    main()
