@@ -253,3 +253,30 @@ PIECES = st.sampled_from(
 def test_any_query_is_answered_200_or_400(api_a, people, query):
     response = search(api_a, query)
     assert response.status_code in (200, 400), (query, response.content)
+
+
+@pytest.mark.postgres
+def test_a_name_prefix_uses_its_trigram_index_on_postgresql(store_a, store_b, people):
+    from django.db import connection
+
+    from customers.search.compiler import search_customers
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL")
+    # 20,000 more customers of store B (copies of one row, their keys made unique), so that the
+    # planner weighs the indexes as on a real store.
+    table = Customer._meta.db_table
+    generated = {"seq", "twc_customer_id", "ref", "email", "email_key", "phone", "first_name"}
+    kept = [f.column for f in Customer._meta.concrete_fields if f.column not in generated]
+    columns = ", ".join(kept)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (twc_customer_id, ref, email, email_key, first_name, {columns}) "  # noqa: S608
+            f"SELECT gen_random_uuid(), 'g-' || i, 'g' || i || '@bulk.test', 'g' || i || '@bulk.test', "
+            f"'Name' || i, {columns} FROM {table}, generate_series(1, 20000) AS i "
+            "WHERE store_id = %s AND ref = 'c-2'",
+            [store_b.pk],
+        )
+        cursor.execute(f"ANALYZE {table}")
+        plan = search_customers(Customer.objects.for_store(store_b), query="last_name:annan*", store=store_b).explain()
+    assert "customers_customer_trgm_last" in plan, plan
