@@ -7,7 +7,13 @@ from rest_framework.views import APIView
 
 from customers import services
 from customers.fields import REPRESENTATION_FIELDS
-from customers.filters import FILTER_PARAMS, LIST_PARAMS, check_query_params, filter_customers
+from customers.filters import (
+    FILTER_PARAMS,
+    LIST_PARAMS,
+    MAX_QUERY_LENGTH,
+    check_query_params,
+    filter_customers,
+)
 from customers.representation import (
     ADDRESS_DEPENDENT_FIELDS,
     customer_to_dict,
@@ -17,6 +23,8 @@ from customers.representation import (
     wishlist_to_dict,
 )
 from customers.schema import operations
+from customers.search.compiler import search_customers
+from customers.search.errors import query_error
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
@@ -27,6 +35,7 @@ from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, p
 
 CUSTOMER_ORDERINGS = orderings(["created_at", "updated_at"], tiebreak="seq")
 ORDER_ORDERINGS = orderings(["created_at"], tiebreak="id")
+SEARCH_ORDERING = CUSTOMER_ORDERINGS["-created_at"]
 
 
 def customer_response(customer, addresses=None, status=200) -> Response:
@@ -108,6 +117,28 @@ class CustomerCollectionView(APIView):
             store=request.store, data=request.data, if_match=request.headers.get("If-Match")
         )
         return customer_response(customer, addresses)
+
+
+class CustomerSearchView(APIView):
+    """GET /api/customers/search?query=...: Shopify's query language (customers.search), newest first,
+    paged like the list."""
+
+    @operations.search_customers
+    def get(self, request):
+        params = request.query_params
+        query = params.get("query", "")
+        # Before the generic check, whose message for a long value names no position.
+        if len(query) > MAX_QUERY_LENGTH:
+            raise query_error(f"at most {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH)
+        check_query_params(params, {"query", "fields", "limit", CURSOR_PARAM})
+        fields = parse_fields(params.get("fields"))
+        limit = parse_limit(params.get("limit"))
+        with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
+        queryset = search_customers(
+            customer_queryset(store=request.store, with_addresses=with_addresses), query=query, store=request.store
+        )
+        page = paginate(queryset, ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM))
+        return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
 
 
 class CustomerCountView(APIView):

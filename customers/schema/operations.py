@@ -10,6 +10,8 @@ from customers.schema.parameters import (
     IF_MATCH,
     ORDER_LIST_PARAMETERS,
     REF_PARAMETER,
+    SEARCH_HELP,
+    SEARCH_PARAMETERS,
 )
 from customers.schema.serializers import (
     CountSerializer,
@@ -46,6 +48,14 @@ list_customers = extend_schema(
     description="The caller's store's customers, a page at a time (keyset cursor, no total count: see "
     "`/api/customers/count`). A list is the one response with a wrapper. " + LINK_HELP,
     parameters=CUSTOMER_LIST_PARAMETERS,
+    responses={200: CustomerPageSerializer, **error_responses(400)},
+)
+search_customers = extend_schema(
+    operation_id="customers_search",
+    summary="Search customers (Shopify's query language)",
+    description="The caller's store's customers matching `query`, newest first, a page at a time like the "
+    "list. " + SEARCH_HELP + " " + LINK_HELP,
+    parameters=SEARCH_PARAMETERS,
     responses={200: CustomerPageSerializer, **error_responses(400)},
 )
 count_customers = extend_schema(

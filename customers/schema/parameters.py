@@ -73,3 +73,30 @@ ORDER_LIST_PARAMETERS = [
     LIMIT,
     PAGE_INFO,
 ]
+
+SEARCH_HELP = (
+    "Terms separated by spaces must all hold; `OR` between two terms; `-term` or `NOT term` negates; "
+    'parentheses group; `"quoted values"` hold spaces; `field:value`, and `field:<v`, `field:>v`, '
+    "`field:<=v`, `field:>=v` on numbers and dates (a date alone is its whole UTC day); `value*` is a prefix; "
+    "values are case-insensitive. Fields: `email`, `phone` (any format, read in the store's country), "
+    "`first_name`, `last_name`, `id`, `state`, `tag`, `tag_not`, `accepts_marketing` (true/false), "
+    "`country` (the default address's code or name), `province` (code or name), `city`, `orders_count`, "
+    "`total_spent`, `created_at`, `updated_at`. A bare word matches the start of a word of the names, the "
+    "email, the phone's digits or the `id`. Over 1,000 characters or 32 terms, an unknown field, a value "
+    "of the wrong type or a syntax error is `400 InvalidField` on `query`, its message naming the character."
+)
+SEARCH_PARAMETERS = [
+    OpenApiParameter(
+        "query",
+        OpenApiTypes.STR,
+        description="The search (no query: every customer). " + SEARCH_HELP,
+        examples=[
+            OpenApiExample("Names and a tag", value="first_name:ann* tag:vip -state:disabled"),
+            OpenApiExample("OR and comparators", value="(country:CA OR country:US) orders_count:>=3"),
+            OpenApiExample("Dates", value="created_at:>=2024-01-01 created_at:<2024-02-01"),
+        ],
+    ),
+    CUSTOMER_LIST_PARAMETERS[-4],  # fields
+    LIMIT,
+    PAGE_INFO,
+]
