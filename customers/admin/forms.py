@@ -168,7 +168,8 @@ class CustomerAdminForm(forms.ModelForm):
         if changed_only:
             for name in METADATA_FIELDS:
                 if name in data:
-                    data[name] = metadata_edit(getattr(self.instance, name), data[name])
+                    # The page's value, not the instance's: the form has already set that one.
+                    data[name] = metadata_edit(self.initial.get(name), data[name])
         return data
 
     def write(self, *, addresses: "AddressFormSet | None") -> None:
