@@ -45,6 +45,8 @@ ACCEPTED = {
     "tax_exempt": (True, "tax_exempt"),
     "tax_exemptions": (["CA_STATUS_CARD_EXEMPTION"], "tax_exemptions"),
     "tags": ("vip", "tags"),
+    "metadata": ({"tier": "gold"}, "metadata"),
+    "private_metadata": ({"crm": "7"}, "private_metadata"),
     "addresses": ([{"city": "Ottawa"}], "_addresses"),
     "version": (3, "_version"),
     "password_hash": ("$2b$04$UQOnQq6KhShBhKoU7swjs.ARcwLIDimT4wdXe4BiRi2a83paoUvrq", "password"),
