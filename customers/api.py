@@ -93,7 +93,7 @@ class CustomerCollectionView(APIView):
     @operations.list_customers
     def get(self, request):
         params = request.query_params
-        check_query_params(params, FILTER_PARAMS | LIST_PARAMS)
+        check_query_params(params, FILTER_PARAMS | LIST_PARAMS, metadata=True)
         fields = parse_fields(params.get("fields"))
         ordering = parse_ordering(params.get("ordering"), CUSTOMER_ORDERINGS, "created_at")
         limit = parse_limit(params.get("limit"))
@@ -146,7 +146,7 @@ class CustomerCountView(APIView):
 
     @operations.count_customers
     def get(self, request):
-        check_query_params(request.query_params, FILTER_PARAMS)
+        check_query_params(request.query_params, FILTER_PARAMS, metadata=True)
         queryset = filter_customers(
             customer_queryset(store=request.store, with_addresses=False),
             query_params=request.query_params,

@@ -79,6 +79,8 @@ CUSTOMER_FIELDS = (
     CustomerField("tax_exempt", "tax_exempt", WRITTEN),
     CustomerField("tax_exemptions", "tax_exemptions", WRITTEN),
     CustomerField("tags", "tags", WRITTEN, shown_to_customer=False),
+    CustomerField("metadata", "metadata", WRITTEN),
+    CustomerField("private_metadata", "private_metadata", WRITTEN, shown_to_customer=False),
     CustomerField("addresses", None, WRITTEN, customer_writable=True),
     CustomerField("default_address", None, READ_ONLY),
     CustomerField("orders_count", "orders_count", READ_ONLY),

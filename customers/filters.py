@@ -13,6 +13,7 @@ from django.db.models import Q, QuerySet
 
 from customers.emails import email_key, is_written_one_way
 from customers.errors import lookalike_email_entry, undialable_phone_entry
+from customers.metadata import filter_metadata, is_metadata_param
 from customers.models import Customer, CustomerState
 from customers.phones import normalize_phone
 from customers.selectors import customer_find
@@ -152,12 +153,15 @@ class CustomerFilter(django_filters.FilterSet):
 LIST_PARAMS = {"fields", "ordering", "limit", "page_info"}
 
 
-def check_query_params(query_params, allowed: set[str]) -> None:
-    """Unknown parameters (typos) and unreadable values are `400 InvalidField` naming the parameter."""
+def check_query_params(query_params, allowed: set[str], *, metadata: bool = False) -> None:
+    """Unknown parameters (typos) and unreadable values are `400 InvalidField` naming the parameter.
+
+    With `metadata`, `metadata.KEY` and `private_metadata.KEY` are filters too (customers.metadata).
+    """
     errors = []
     for name, values in query_params.lists():
         shown = name[:100]
-        if name not in allowed:
+        if name not in allowed and not (metadata and is_metadata_param(name)):
             errors.append(invalid_field_entry(shown, f"Unknown query parameter '{shown}'."))
             continue
         if len(values) > 1:
@@ -177,7 +181,7 @@ def filter_customers(queryset: QuerySet, *, query_params, request) -> QuerySet:
         raise ValidationFailed(
             [invalid_field_entry(name, str(message)) for name, ms in filterset.errors.items() for message in ms]
         )
-    return filterset.qs
+    return filter_metadata(filterset.qs, query_params)
 
 
 FILTER_PARAMS = set(CustomerFilter.base_filters)

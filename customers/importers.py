@@ -22,6 +22,7 @@ import orjson
 
 from customers.fields import KNOWN_FIELDS
 from customers.import_errors import ERROR_COLUMNS, spreadsheet_unescaped
+from customers.metadata import metadata_column, put_metadata_cells
 from twc.api.errors import ErrorCode, FieldError
 
 FORMATS = ("csv", "json", "jsonl")
@@ -117,7 +118,11 @@ def shopify_layout(header: list[str]) -> str | None:
 def shopify_ignored_columns(columns: list[str]) -> list[str]:
     """The columns of a Shopify CSV that are not read (order figures, SMS consent, metafields, ...)."""
     known = SHOPIFY_CUSTOMER_COLUMNS.keys() | SHOPIFY_ADDRESS_COLUMNS.keys()
-    return [column for column in columns if column.strip() and column.strip().lower() not in known]
+    return [
+        column
+        for column in columns
+        if column.strip() and column.strip().lower() not in known and metadata_column(column, shopify=True) is None
+    ]
 
 
 def shopify_reader(columns: list[str]):
@@ -125,13 +130,17 @@ def shopify_reader(columns: list[str]):
     default address as the only address. The header is read here once, not at every row."""
     customer_columns: dict[int, str] = {}  # position in the row: the API field
     address_columns: dict[int, str] = {}
+    metadata_columns: dict[int, tuple[str, str]] = {}  # position: (field, key), metafields included
     for position, column in enumerate(columns):
         name = column.strip().lower()
-        if name in SHOPIFY_CUSTOMER_COLUMNS:
+        metadata = metadata_column(column, shopify=True)
+        if metadata is not None:
+            metadata_columns[position] = metadata
+        elif name in SHOPIFY_CUSTOMER_COLUMNS:
             customer_columns[position] = SHOPIFY_CUSTOMER_COLUMNS[name]
         elif name in SHOPIFY_ADDRESS_COLUMNS:
             address_columns[position] = SHOPIFY_ADDRESS_COLUMNS[name]
-        # Other columns (Total Spent, Total Orders, Accepts SMS Marketing, metafields) are not ours to set.
+        # Other columns (Total Spent, Total Orders, Accepts SMS Marketing) are not ours to set.
     customer_pick, address_pick = ColumnPick.of(customer_columns), ColumnPick.of(address_columns)
     # Locals, not attributes, in the function that runs for every row.
     customer_fields, customer_cells = customer_pick.fields, customer_pick.cells
@@ -157,6 +166,8 @@ def shopify_reader(columns: list[str]):
                     address[field] = address[field][1:]
             address["default"] = True
             item["addresses"] = [address]
+        if metadata_columns:
+            put_metadata_cells(item, metadata_columns, cells)
         return item
 
     return shopify_item
@@ -185,26 +196,32 @@ class ColumnPick:
 
 def api_reader(columns: list[str]):
     """A function from a row of our own CSV layout (columns named as the API's fields) to the
-    customer; an empty cell sends nothing."""
+    customer; an empty cell sends nothing. `metadata.KEY` columns fill `metadata` (and so for
+    `private_metadata`); a `metadata` column holds a JSON object."""
+    metadata_columns = {
+        position: metadata for position, column in enumerate(columns) if (metadata := metadata_column(column))
+    }
 
     def api_item(cells: list[str]) -> dict:
         item: dict[str, Any] = {}
-        for column, cell in zip(columns, cells, strict=True):
-            if cell == "":
+        for position, (column, cell) in enumerate(zip(columns, cells, strict=True)):
+            if cell == "" or position in metadata_columns:
                 continue
             value: Any = cell
             if column in QUOTED_FIELDS:
                 value = _unquote(cell)
             elif column in API_BOOLEAN_FIELDS:
                 value = _boolean(cell)
-            elif column == "addresses":
+            elif column in ("addresses", "metadata", "private_metadata"):
                 try:
                     value = orjson.loads(cell)  # a depth limit: a cell of [[[[... is a ValueError
                 except ValueError:
-                    pass  # the validation reports it as not an array of addresses
+                    pass  # the validation reports it as not an array of addresses (or an object)
             elif column == "version" and cell.isdigit():
                 value = int(cell)
             item[column] = value
+        if metadata_columns:
+            put_metadata_cells(item, metadata_columns, cells)
         return item
 
     return api_item

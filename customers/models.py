@@ -67,6 +67,9 @@ class Customer(models.Model):
     tax_exemptions = models.JSONField(default=list, blank=True)
     # Normalised tags joined by ", " (the API's representation).
     tags = models.TextField(blank=True, default="")
+    # The store's own data on the customer (customers.metadata): string values by key.
+    metadata = models.JSONField(default=dict, blank=True)
+    private_metadata = models.JSONField(default=dict, blank=True)
 
     # Order figures, kept right by customers.services.orders at every assignment.
     orders_count = models.PositiveIntegerField(default=0, editable=False)
@@ -106,6 +109,9 @@ class Customer(models.Model):
             # Keyset pagination of GET /api/customers: (ordering field, seq) per store, live rows.
             models.Index(fields=["store", "created_at", "seq"], condition=LIVE, name="customers_customer_list_crt"),
             models.Index(fields=["store", "updated_at", "seq"], condition=LIVE, name="customers_customer_list_upd"),
+            # GET /api/customers?metadata.KEY=VALUE's `@>` lookups have GIN indexes (jsonb_path_ops) on
+            # PostgreSQL, created by migration 0007 alone: SQLite has no such index, and a Meta entry
+            # would make every SQLite table rebuild emit it.
         ]
 
     def __str__(self) -> str:

@@ -74,6 +74,8 @@ def customer_to_dict(customer: Customer, addresses: list[Address] | None = None)
         "tax_exempt": customer.tax_exempt,
         "tax_exemptions": list(customer.tax_exemptions or []),
         "tags": customer.tags,
+        "metadata": customer.metadata,
+        "private_metadata": customer.private_metadata,
         "addresses": items,
         "default_address": default_address,
         "orders_count": customer.orders_count,

@@ -19,6 +19,7 @@ from customers.emails import LOOKALIKE_CODE, email_key, normalize_email, validat
 from customers.errors import LOOKALIKE_EMAIL, customer_not_an_object, email_or_phone_required_entry
 from customers.field_checker import FieldChecker
 from customers.fields import KNOWN_FIELDS
+from customers.metadata import clean_metadata, clean_private_metadata
 from customers.models import CustomerState, MarketingOptInLevel
 from customers.phones import normalize_phone
 from tenants.models import Store
@@ -270,6 +271,8 @@ CLEANERS: tuple[tuple[str, Cleaner], ...] = (
     ("currency", _clean_currency),
     ("tax_exemptions", _clean_tax_exemptions),
     ("tags", _clean_tags),
+    ("metadata", clean_metadata),
+    ("private_metadata", clean_private_metadata),
     ("addresses", _clean_address_list),
     ("version", _clean_version),
     ("password_hash", _clean_password_hash),

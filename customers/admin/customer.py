@@ -132,6 +132,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
             },
         ),
         ("Tax and tags", {"fields": ("currency", "tax_exempt", "tax_exemptions", "tags")}),
+        ("Metadata", {"fields": ("metadata", "private_metadata")}),
         (
             "Orders and wishlists",
             {

@@ -16,6 +16,7 @@ from django import forms
 from django.forms.models import BaseInlineFormSet
 
 from customers.fields import WRITABLE_MODEL_FIELDS
+from customers.metadata import METADATA_FIELDS
 from customers.models import Address, Customer
 from customers.services.customers import customer_create, customer_update
 from customers.validation import ADDRESS_TEXT_FIELDS, TAX_EXEMPTION_CODES
@@ -69,7 +70,10 @@ def refusal_of(exc: ApiError) -> Refusal:
             name = ADDRESS_FORM_NAMES.get(name, name)
             refusal.addresses.setdefault(index, []).append((name, error.message))
         else:
-            refusal.customer.append((FORM_NAMES.get(error.field, error.field), error.message))
+            name = FORM_NAMES.get(error.field, error.field)
+            if name and name.partition(".")[0] in METADATA_FIELDS:
+                name = name.partition(".")[0]  # metadata.KEY: shown on the metadata box
+            refusal.customer.append((name, error.message))
     return refusal
 
 
@@ -87,6 +91,16 @@ def with_refusal(form_class: type, refusal: Refusal | None) -> type:
     if refusal is None:
         return form_class
     return type(form_class.__name__, (form_class,), {"refusal": refusal})
+
+
+def metadata_edit(before: dict | None, after):
+    """What an update sends for a JSON box edited from `before` to `after`: the keys the box keeps or
+    sets, and the keys it no longer has as null (the service merges key by key). An empty box is {}."""
+    if after is None or after == "":
+        after = {}
+    if not isinstance(after, dict):
+        return after  # the service says why it is refused
+    return {**dict.fromkeys(before or {}), **after}
 
 
 def _api_value(name: str, value):
@@ -115,6 +129,8 @@ class CustomerAdminForm(forms.ModelForm):
         help_texts = {
             "phone": "Any dialable format; national numbers are read in the store's country. Stored in E.164.",
             "tags": "Comma-separated; trimmed, duplicates dropped.",
+            "metadata": 'A JSON object of string values by key, e.g. {"loyalty.tier": "gold"}.',
+            "private_metadata": "Like metadata; never shown to the customer.",
             "ref": "The store's own reference. Left empty on add: the new twc_customer_id.",
         }
 
@@ -148,7 +164,13 @@ class CustomerAdminForm(forms.ModelForm):
         names = [name for name in WRITABLE_MODEL_FIELDS if name in self.fields]
         if changed_only:
             names = [name for name in names if name in self.changed_data]
-        return {API_NAMES.get(name, name): _api_value(name, self.cleaned_data.get(name)) for name in names}
+        data = {API_NAMES.get(name, name): _api_value(name, self.cleaned_data.get(name)) for name in names}
+        if changed_only:
+            for name in METADATA_FIELDS:
+                if name in data:
+                    # The page's value, not the instance's: the form has already set that one.
+                    data[name] = metadata_edit(self.initial.get(name), data[name])
+        return data
 
     def write(self, *, addresses: "AddressFormSet | None") -> None:
         """Create or update the customer with the inline's addresses, through the API's services.

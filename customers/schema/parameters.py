@@ -51,6 +51,17 @@ CUSTOMER_FILTERS = [
         OpenApiTypes.STR,
         description="Words, each found in a name, the email, the phone or the id; at most 200 characters and 10 words.",
     ),
+    OpenApiParameter(
+        "metadata.KEY",
+        OpenApiTypes.STR,
+        description="Customers whose `metadata` has this value under KEY, exactly; KEY stands for any key "
+        "(e.g. `metadata.loyalty.tier=gold`), and several keys may be given.",
+    ),
+    OpenApiParameter(
+        "private_metadata.KEY",
+        OpenApiTypes.STR,
+        description="Like `metadata.KEY`, on `private_metadata`.",
+    ),
 ]
 CUSTOMER_LIST_PARAMETERS = [
     *CUSTOMER_FILTERS,

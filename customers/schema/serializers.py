@@ -13,6 +13,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from customers.fields import CUSTOMER_FIELDS, READ_ONLY_FIELDS, REPRESENTATION_FIELDS
+from customers.metadata import MAX_METADATA_KEYS, MAX_METADATA_VALUE_LENGTH
 from customers.models import CustomerState, MarketingOptInLevel
 from customers.validation import ADDRESS_TEXT_FIELDS, MAX_NOTE_LENGTH, TAX_EXEMPTION_CODES
 from twc.api.errors import MAX_ITEM_ERRORS
@@ -41,6 +42,34 @@ class TagsInputField(serializers.Field):
 @extend_schema_field(OpenApiTypes.NUMBER)
 class MoneyField(serializers.Field):
     """A JSON number with two decimals."""
+
+
+METADATA_HELP = (
+    f"String values (at most {MAX_METADATA_VALUE_LENGTH} characters) by key (1 to 64 characters of "
+    f"A-Z a-z 0-9 _ . -), at most {MAX_METADATA_KEYS} keys."
+)
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE_LENGTH},
+        "maxProperties": MAX_METADATA_KEYS,
+    }
+)
+class MetadataField(serializers.Field):
+    """The store's data on the customer (customers.metadata)."""
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "nullable": True,
+        "additionalProperties": {"type": "string", "nullable": True, "maxLength": MAX_METADATA_VALUE_LENGTH},
+    }
+)
+class MetadataInputField(serializers.Field):
+    """Keys to set; on an update merged key by key, a null value removing its key."""
 
 
 # --- Responses ----------------------------------------------------------------------------------
@@ -90,6 +119,10 @@ def _customer_fields(required: bool) -> dict:
             child=serializers.ChoiceField(choices=sorted(TAX_EXEMPTION_CODES)), **r
         ),
         "tags": serializers.CharField(allow_blank=True, help_text='Tags joined by ", ".', **r),
+        "metadata": MetadataField(help_text="The store's data on the customer. " + METADATA_HELP, **r),
+        "private_metadata": MetadataField(
+            help_text="Like `metadata`, but never shown to the customer (/api/me). " + METADATA_HELP, **r
+        ),
         "addresses": AddressSerializer(many=True, **r),
         "default_address": AddressSerializer(allow_null=True, **r),
         "orders_count": serializers.IntegerField(**r),
@@ -304,6 +337,14 @@ def _customer_input_fields() -> dict:
             child=serializers.ChoiceField(choices=sorted(TAX_EXEMPTION_CODES)), allow_null=True, **optional
         ),
         "tags": TagsInputField(help_text="A comma-separated string or an array of strings.", **optional),
+        "metadata": MetadataInputField(
+            help_text=METADATA_HELP + " A create sets them; an update (PUT, PATCH, upload) merges them key by key, "
+            "and a key sent as null is removed.",
+            **optional,
+        ),
+        "private_metadata": MetadataInputField(
+            help_text="Like `metadata`; never shown to the customer (/api/me).", **optional
+        ),
         "addresses": AddressInputSerializer(many=True, allow_null=True, **optional),
         "version": serializers.IntegerField(
             help_text="On an update: applied only when it is the customer's current version (else 409).", **optional

@@ -18,6 +18,7 @@ from customers.errors import (
     customer_version_mismatch,
 )
 from customers.fields import UNIQUE_KEY_BY_API_NAME
+from customers.metadata import METADATA_FIELDS, merge_metadata, new_metadata
 from customers.models import Address, Customer
 from customers.selectors import customer_get
 from customers.services.integrity import duplicate_field_of
@@ -62,6 +63,8 @@ def new_customer_values(
     values = cleaned.copy()
     for key in NOT_MODEL_FIELDS:
         values.pop(key, None)
+    for field in METADATA_FIELDS:
+        values[field] = new_metadata(cleaned.get(field, {}))
     apply_marketing_rules(values, previous_accepts=None, sent=cleaned, now=now)
     twc_customer_id = twc_customer_id or new_uuid()
     values.setdefault("ref", str(twc_customer_id))
@@ -164,6 +167,9 @@ def put_changes(
         )
     values = {field: getattr(customer, field) for field in cleaned}
     values.update(cleaned)
+    for field in METADATA_FIELDS:
+        if field in cleaned:
+            values[field] = merge_metadata(field, getattr(customer, field), cleaned[field])
     values.setdefault("accepts_marketing", customer.accepts_marketing)
     values.setdefault("marketing_opt_in_level", customer.marketing_opt_in_level)
     apply_marketing_rules(values, previous_accepts=customer.accepts_marketing, sent=cleaned, now=now)

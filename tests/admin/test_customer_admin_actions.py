@@ -1,5 +1,7 @@
 """What staff do with their own customers: actions, buttons, edits; each through the services."""
 
+import json
+
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.messages import get_messages
@@ -173,6 +175,8 @@ def form_data(c: Customer, **overrides) -> dict:
         "note": c.note,
         "currency": c.currency,
         "tags": c.tags,
+        "metadata": json.dumps(c.metadata),
+        "private_metadata": json.dumps(c.private_metadata),
         "marketing_opt_in_level": c.marketing_opt_in_level or "",
         "multipass_identifier": c.multipass_identifier or "",
         "loaded_version": c.version,

@@ -45,6 +45,8 @@ ACCEPTED = {
     "tax_exempt": (True, "tax_exempt"),
     "tax_exemptions": (["CA_STATUS_CARD_EXEMPTION"], "tax_exemptions"),
     "tags": ("vip", "tags"),
+    "metadata": ({"tier": "gold"}, "metadata"),
+    "private_metadata": ({"crm": "7"}, "private_metadata"),
     "addresses": ([{"city": "Ottawa"}], "_addresses"),
     "version": (3, "_version"),
     "password_hash": ("$2b$04$UQOnQq6KhShBhKoU7swjs.ARcwLIDimT4wdXe4BiRi2a83paoUvrq", "password"),
@@ -132,8 +134,10 @@ def test_constraint_mapping_and_bulk_keys_follow_the_unique_keys():
 
 
 def test_the_customers_own_view_follows_the_contract():
-    # /api/me shows the customer without note, tags and multipass_identifier, and lets it change these.
-    assert set(REPRESENTATION_FIELDS) - set(CUSTOMER_SHOWN_FIELDS) == {"note", "tags", "multipass_identifier"}
+    # /api/me shows the customer without note, tags, multipass_identifier and private_metadata, and
+    # lets it change these.
+    hidden = {"note", "tags", "multipass_identifier", "private_metadata"}
+    assert set(REPRESENTATION_FIELDS) - set(CUSTOMER_SHOWN_FIELDS) == hidden
     assert CUSTOMER_WRITABLE_FIELDS == {
         "first_name",
         "last_name",
