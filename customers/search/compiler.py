@@ -1,7 +1,7 @@
 """A query's AST into ONE Django Q over Customer, applied to Customer.objects.for_store(store).
 
 Text values compare case-insensitively with LIKE patterns that PostgreSQL's trigram indexes serve
-(migration 0007) and SQLite answers the same way; address fields go through EXISTS subqueries, so
+(migration 0008) and SQLite answers the same way; address fields go through EXISTS subqueries, so
 that negations and ORs mean what they say and no customer shows twice.
 """
 
@@ -10,10 +10,14 @@ import re
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import IExact, IStartsWith
 
 from customers.emails import email_key
 from customers.filters import TRUE_VALUES, tag_condition
+from customers.metadata import is_metadata_key
 from customers.models import Address, Customer, CustomerState
 from customers.phones import normalize_phone
 from customers.search.errors import query_error
@@ -208,11 +212,26 @@ FIELDS: dict[str, Callable[[Token, Store], Q]] = {
 }
 
 
+def _metadata(token: Token, store: Store) -> Q:
+    """`metadata.KEY:value`: the key's value, case-insensitively (a prefix with `*`); no comparator.
+    The key is any metadata key, dots included (`loyalty.tier`), so it is no ORM path."""
+    assert token.field is not None
+    key = token.field.removeprefix("metadata.")
+    if not is_metadata_key(key):
+        raise query_error("a metadata key is 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-'", token.position)
+    _no_comparator(token)
+    # A customer without the key reads as "", so that `-metadata.KEY:v` keeps it (NULL would not).
+    value = Coalesce(KeyTextTransform(key, "metadata"), Value(""), output_field=TextField())
+    return Q(IStartsWith(value, token.value) if token.prefix else IExact(value, token.value))
+
+
 def _compile(node: Node, store: Store) -> Q:
     if isinstance(node, Term):
         token = node.token
         if token.field is None:
             return _bare_word(token, store)
+        if token.field.startswith("metadata."):
+            return _metadata(token, store)
         compile_field = FIELDS.get(token.field)
         if compile_field is None:
             raise query_error(f"unknown field '{token.field[:50]}'", token.position)

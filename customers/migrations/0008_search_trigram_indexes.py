@@ -37,6 +37,6 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("customers", "0006_merge_staff_disable_and_email_key")]
+    dependencies = [("customers", "0007_customer_metadata")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
