@@ -94,7 +94,8 @@ SEARCH_HELP = (
     "`country` (the default address's code or name), `province` (code or name), `city`, `orders_count`, "
     "`total_spent`, `created_at`, `updated_at`, `metadata.KEY`. A bare word matches the start of a word of "
     "the names, the email, the phone's digits or the `id`. Over 1,000 characters or 32 terms, an unknown "
-    "field, a value of the wrong type or a syntax error is `400 InvalidField` on `query`, its message naming the character."
+    "field, a value of the wrong type or a syntax error is `400 InvalidField` on `query`, its message "
+    "naming the character."
 )
 SEARCH_PARAMETERS = [
     OpenApiParameter(
