@@ -25,6 +25,7 @@ from twc.text import parse_iso_datetime
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
 CURSOR_PARAM = "page_info"
+MAX_CURSOR_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ def orderings(fields: list[str], *, tiebreak: str) -> dict[str, Ordering]:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    # isascii: str.isdigit() also holds for "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:
         raise invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 
@@ -72,7 +74,7 @@ def _bad_cursor() -> ValidationFailed:
 
 def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
     """(key value, tiebreak, direction 'next'|'previous') of a cursor made for `ordering`."""
-    if len(raw) > 500:
+    if len(raw) > MAX_CURSOR_LENGTH:
         raise _bad_cursor()
     try:
         document = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
