@@ -19,7 +19,7 @@ from customers.errors import customer_not_an_object, email_or_phone_required_ent
 from customers.field_checker import FieldChecker
 from customers.fields import KNOWN_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
-from customers.phones import normalize_phone
+from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
 from tenants.models import Store
 from twc.api.errors import ValidationFailed, unknown_field_entry
 from twc.text import CONTROL_OR_BREAK
@@ -99,8 +99,8 @@ Cleaner = Callable[[dict, dict, FieldChecker, Store, bool], None]
 
 def _clean_id(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
     ref = data["id"]
-    if ref is None and not partial:
-        return  # the service assigns the twc_customer_id
+    if ref is None:
+        return  # a create: the service assigns the twc_customer_id; an update: the id is unchanged
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 255 or CONTROL_OR_BREAK.search(ref):
         check.fail("id", "'id' must be a string of 1 to 255 printable characters.")
     else:
@@ -122,7 +122,7 @@ def _clean_email(data: dict, cleaned: dict, check: FieldChecker, store: Store, p
 
 
 def _clean_phone(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
-    phone = check.text(data, "phone", 64, nullable_as=None)
+    phone = check.text(data, "phone", MAX_PHONE_INPUT_LENGTH, nullable_as=None)
     if phone:
         try:
             cleaned["phone"] = normalize_phone(phone, store.country)
