@@ -1,5 +1,8 @@
 """The customer endpoints of the contract: thin views over services and selectors."""
 
+from urllib.parse import quote
+
+from django.urls import Resolver404, resolve
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -25,9 +28,25 @@ CUSTOMER_ORDERINGS = orderings(["created_at", "updated_at"], tiebreak="seq")
 ORDER_ORDERINGS = orderings(["created_at"], tiebreak="id")
 
 
-def customer_response(customer, addresses=None, status=200) -> Response:
-    body = customer_to_dict(customer, addresses)
-    return Response(body, status=status, headers={"ETag": f'"{customer.version}"'})
+def customer_location(customer) -> str:
+    """The URL that reads the customer: its id as one percent-encoded path segment (an id may hold
+    "/", "?" or "#"), or its twc_customer_id when the server decodes that path to another route
+    (an id `count`, or one ending in `/orders`)."""
+    try:
+        match = resolve(f"/api/customers/{customer.ref}")
+    except Resolver404:
+        match = None
+    if match is not None and match.url_name == "customer-detail" and match.kwargs.get("ref") == customer.ref:
+        return f"/api/customers/{quote(customer.ref, safe='')}"
+    return f"/api/customers/{customer.twc_customer_id}"
+
+
+def customer_response(customer, addresses=None, status=200, fields: list[str] | None = None) -> Response:
+    body = customer_to_dict(customer, addresses) if fields is None else customer_to_partial_dict(customer, fields)
+    headers = {"ETag": f'"{customer.version}"'}
+    if status == 201:
+        headers["Location"] = customer_location(customer)
+    return Response(body, status=status, headers=headers)
 
 
 def parse_fields(raw: str | None) -> list[str] | None:
@@ -110,7 +129,11 @@ class CustomerDetailView(APIView):
 
     @operations.get_customer
     def get(self, request, ref):
-        return customer_response(customer_get(store=request.store, ref=ref))
+        check_query_params(request.query_params, {"fields"})
+        fields = parse_fields(request.query_params.get("fields"))
+        with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
+        customer = customer_get(store=request.store, ref=ref, with_addresses=with_addresses)
+        return customer_response(customer, fields=fields)
 
     def update(self, request, ref):
         customer, addresses = services.customer_update(
