@@ -8,6 +8,19 @@ drf-spectacular documents only success responses by default, and a schema fuzzer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from twc.text import CONTROL_EXCEPT_TAB_AND_BREAKS, CONTROL_OR_BREAK
+
+# The text rules of twc.text as JSON Schema patterns (ECMA and Python regex alike), so that the
+# schema says what the server refuses: a one-line value holds no control character, a multi-line
+# one no control character but tab and line breaks; a non-blank one has a character besides spaces.
+CONTROL_CLASS = CONTROL_OR_BREAK.pattern[1:-1]  # the inside of its [...], to build other classes
+PLAIN_TEXT_PATTERN = rf"^[^{CONTROL_CLASS}]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[^{CONTROL_CLASS}]*[^\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$"
+MULTILINE_TEXT_PATTERN = rf"^[^{CONTROL_EXCEPT_TAB_AND_BREAKS.pattern[1:-1]}]*$"
+# Query parameters the server reads as if absent when they are sent empty (`?email=`): the
+# operation marks them with this extension and add_api_conventions turns it into `allowEmptyValue`.
+EMPTY_MEANS_ABSENT = "x-empty-means-absent"
+
 ERROR_DESCRIPTIONS = {
     400: "InvalidJsonInput, InvalidField (with `field`) or RequiredField (with `field`).",
     401: "InvalidToken: no, unknown, expired or revoked token (with `WWW-Authenticate: Bearer`).",
@@ -88,12 +101,18 @@ def add_api_conventions(result, generator, request, public):
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
+        # The empty choice of a blankable enum: a member name for generated clients (not VALUE_0).
+        if name == "BlankEnum" and component.get("enum") == [""]:
+            component["x-enum-varnames"] = ["BLANK"]
     for path, operations in result["paths"].items():
         if not path.startswith("/api/"):
             continue
         for method, operation in operations.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.pop(EMPTY_MEANS_ABSENT, False):
+                    parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             statuses = list(EVERY_OPERATION)
             if "requestBody" in operation:
