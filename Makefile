@@ -25,9 +25,11 @@ run: install
 test: install lint
 	$(BIN)/python -m pytest
 
+## make lint: ruff, then mypy over the files pyproject.toml's [tool.mypy] lists.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff check --fix .
@@ -51,7 +53,7 @@ conformance:
 	TWC_CHECKOUT=$(CURDIR) $(PYTHON) $(CONFORMANCE)
 
 clean:
-	rm -rf $(VENV) db.sqlite3* .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3* .pytest_cache .ruff_cache .mypy_cache
 
 ## make schema: regenerate the committed OpenAPI copy (a test fails when it drifts from the code).
 schema: install

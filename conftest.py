@@ -6,7 +6,8 @@ import pytest
 @pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     # Checking a PBKDF2-hashed client secret costs ~0.2 s of CPU per token request.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # The real hashers stay behind it, so imported hashes (bcrypt, Argon2, ...) still verify.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
-"""The page an invite's link opens: set a password (-> enabled) or decline (-> declined).
+"""The pages an invite's link opens (set a password -> enabled, or decline -> declined) and a
+password reset's link opens (a new password; every customer token revoked).
 
 Thin: the rules are customers.services.lifecycle's. A link that cannot be used (unknown, used,
 voided, expired) gets a friendly page with 410 Gone, never an error page.
@@ -10,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 
+from accounts.services.resets import reset_complete, reset_lookup
 from customers.services.lifecycle import (
     InviteLinkStatus,
     InviteLinkUnusable,
@@ -17,6 +19,7 @@ from customers.services.lifecycle import (
     invite_decline,
     invite_lookup,
 )
+from twc.api.errors import ApiError
 
 UNUSABLE_LINK_MESSAGES = {
     InviteLinkStatus.UNKNOWN: (
@@ -40,8 +43,29 @@ UNUSABLE_LINK_MESSAGES = {
 }
 
 
-def _unusable(request, status: str):
-    title, message = UNUSABLE_LINK_MESSAGES[status]
+RESET_LINK_MESSAGES = {
+    **UNUSABLE_LINK_MESSAGES,
+    InviteLinkStatus.UNKNOWN: (
+        "This link is not valid",
+        "We could not find this password reset. Check that you opened the whole link from the email.",
+    ),
+    InviteLinkStatus.USED: (
+        "This link was already used",
+        "Each password reset link works once, and this one has been used. Ask for a new one if you need it.",
+    ),
+    InviteLinkStatus.VOIDED: (
+        "This link is no longer valid",
+        "A newer password reset link replaced this one, or the shop changed your account. Use the most recent email.",
+    ),
+    InviteLinkStatus.EXPIRED: (
+        "This link has expired",
+        "Password reset links are valid for 24 hours. Ask for a new one from the shop's sign-in page.",
+    ),
+}
+
+
+def _unusable(request, status: str, messages: dict = UNUSABLE_LINK_MESSAGES):
+    title, message = messages[status]
     return render(request, "customers/account/link_unusable.html", {"title": title, "message": message}, status=410)
 
 
@@ -77,3 +101,27 @@ def activate(request, token: str):
         except ValidationError as exc:
             context["errors"] = exc.messages
     return _no_referrer(render(request, "customers/account/activate.html", context))
+
+
+@never_cache
+@csrf_protect
+@require_http_methods(["GET", "POST"])
+def reset_password(request, token: str):
+    status, reset = reset_lookup(token)
+    if status != InviteLinkStatus.VALID:
+        return _no_referrer(_unusable(request, status, RESET_LINK_MESSAGES))
+    customer = reset.customer
+    context = {"customer": customer, "store": customer.store, "errors": []}
+    if request.method == "POST":
+        try:
+            reset_complete(
+                token=token,
+                password=request.POST.get("password", ""),
+                password_confirmation=request.POST.get("password_confirmation", ""),
+            )
+            return _no_referrer(render(request, "customers/account/reset_done.html", context))
+        except InviteLinkUnusable as exc:
+            return _no_referrer(_unusable(request, exc.status, RESET_LINK_MESSAGES))
+        except ApiError as exc:
+            context["errors"] = [entry.message for entry in exc.errors]
+    return _no_referrer(render(request, "customers/account/reset.html", context))

@@ -29,16 +29,15 @@ ORDER_ORDERINGS = orderings(["created_at"], tiebreak="id")
 
 
 def customer_location(customer) -> str:
-    """The URL that reads the customer: its id as one percent-encoded path segment (an id may hold
-    "/", "?" or "#"), or its twc_customer_id when the server decodes that path to another route
-    (an id `count`, or one ending in `/orders`)."""
+    """The URL that reads the customer (customer_path), or the one of its twc_customer_id when the
+    server decodes that path to another route (an id `count`, or one ending in `/orders`)."""
     try:
         match = resolve(f"/api/customers/{customer.ref}")
     except Resolver404:
         match = None
     if match is not None and match.url_name == "customer-detail" and match.kwargs.get("ref") == customer.ref:
-        return f"/api/customers/{quote(customer.ref, safe='')}"
-    return f"/api/customers/{customer.twc_customer_id}"
+        return customer_path(customer.ref)
+    return customer_path(str(customer.twc_customer_id))
 
 
 def customer_response(customer, addresses=None, status=200, fields: list[str] | None = None) -> Response:
@@ -67,10 +66,20 @@ def parse_ordering(raw: str | None, allowed: dict, default: str):
     return ordering
 
 
-def page_response(request, key: str, page, items: list) -> Response:
+def customer_path(ref: str, *rest: str) -> str:
+    """The API path of a customer (or of `rest` under it), its id percent-encoded as one path
+    segment: an id may hold `/`, `?`, `#`, `%` or spaces, or be `.` or `..` (which URL resolution
+    would remove unless encoded)."""
+    segment = quote(ref, safe="")
+    if segment in (".", ".."):
+        segment = segment.replace(".", "%2E")
+    return "/".join(("/api/customers", segment, *rest))
+
+
+def page_response(request, key: str, page, items: list, *, path: str | None = None) -> Response:
     """A list is the one response with a wrapper: the items under `key` and the cursors beside them."""
     response = Response({key: items, "next": page.next_cursor, "previous": page.previous_cursor})
-    link = link_header(request, page)
+    link = link_header(request, page, path=path)
     if link:
         response["Link"] = link
     return response
@@ -171,7 +180,8 @@ class CustomerOrdersView(APIView):
             limit=limit,
             cursor=params.get(CURSOR_PARAM),
         )
-        return page_response(request, "orders", page, [order_to_dict(order, customer.ref) for order in page.items])
+        orders = [order_to_dict(order, customer.ref) for order in page.items]
+        return page_response(request, "orders", page, orders, path=customer_path(ref, "orders"))
 
 
 class UploadCustomersView(APIView):

@@ -18,12 +18,12 @@ def _duplicate_message(field_name: str) -> str:
     return f"Another customer of this store already has this {field_name}."
 
 
-def customer_duplicate_entry(field_name: str, value) -> FieldError:
+def customer_duplicate_entry(field_name: str, value: object) -> FieldError:
     """DuplicateField: another customer of the store holds this `id`, email or phone."""
     return duplicate_field_entry(field_name, value, _duplicate_message(field_name))
 
 
-def customer_duplicate(field_name: str, value) -> ApiError:
+def customer_duplicate(field_name: str, value: object) -> ApiError:
     return duplicate_field(field_name, value, _duplicate_message(field_name))
 
 
@@ -43,11 +43,22 @@ def email_or_phone_required_entry() -> FieldError:
     return required_field_entry("email", "A customer needs an 'email' or a 'phone'.")
 
 
+LOOKALIKE_EMAIL = (
+    "'email' must be in NFC and hold, beyond ASCII, only letters, marks and digits: no compatibility "
+    "characters (such as ſ or the Kelvin sign), no invisible, control or format characters, no symbols."
+)
+
+
+def lookalike_email_entry() -> FieldError:
+    """An email that NFKC changes or that holds invisible characters (customers.emails)."""
+    return invalid_field_entry("email", LOOKALIKE_EMAIL)
+
+
 def undialable_phone_entry() -> FieldError:
     return invalid_field_entry("phone", "'phone' is not a dialable number.")
 
 
-def customer_version_mismatch(expected, current) -> ApiError:
+def customer_version_mismatch(expected: int, current: int | None) -> ApiError:
     return concurrent_modification(
         f"Version mismatch: the request names version {expected}, the customer is at version {current}."
     )

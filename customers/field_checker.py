@@ -1,5 +1,7 @@
 """FieldChecker: the checks of one incoming JSON object, collecting every field's error."""
 
+import datetime as dt
+from collections.abc import Collection
 from typing import Any
 
 from twc.api.errors import FieldError, invalid_field_entry
@@ -18,7 +20,8 @@ class FieldChecker:
     def fail(self, field: str, message: str) -> None:
         self.errors.append(invalid_field_entry(self.prefix + field, message))
 
-    def text(self, data: dict, field: str, max_length: int, *, multiline: bool = False, nullable_as: Any = ""):
+    def text(self, data: dict, field: str, max_length: int, *, multiline: bool = False, nullable_as: Any = "") -> Any:
+        """The text, stripped unless multi-line; `nullable_as` for a null; None when it fails."""
         value = data[field]
         if value is None:
             return nullable_as
@@ -33,14 +36,15 @@ class FieldChecker:
             return None
         return value.strip() if not multiline else value
 
-    def boolean(self, data: dict, field: str):
+    def boolean(self, data: dict, field: str) -> bool | None:
         value = data[field]
         if not isinstance(value, bool):
             self.fail(field, f"'{field}' must be true or false.")
             return None
         return value
 
-    def choice(self, data: dict, field: str, choices, *, nullable: bool = False):
+    def choice(self, data: dict, field: str, choices: Collection[str], *, nullable: bool = False) -> Any:
+        """The value, one of `choices`; None for a null when `nullable`, or when it fails."""
         value = data[field]
         if value is None and nullable:
             return None
@@ -50,7 +54,7 @@ class FieldChecker:
             return None
         return value
 
-    def timestamp(self, data: dict, field: str):
+    def timestamp(self, data: dict, field: str) -> dt.datetime | None:
         """An aware datetime in UTC; a timestamp without an offset is read as UTC (the contract)."""
         value = data[field]
         if value is None:

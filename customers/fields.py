@@ -55,7 +55,7 @@ CUSTOMER_FIELDS = (
         "email",
         "email",
         WRITTEN,
-        unique_key_column="email_key",  # email.casefold(): unique case-insensitively
+        unique_key_column="email_key",  # email.lower(): unique case-insensitively
         constraint_name="customers_customer_email_per_store_uniq",
     ),
     CustomerField(
@@ -89,6 +89,9 @@ CUSTOMER_FIELDS = (
     CustomerField("created_at", "created_at", READ_ONLY),
     CustomerField("updated_at", "updated_at", READ_ONLY),
     CustomerField("invite", None, READ_ONLY, in_representation=False),
+    # Write-only: an imported password hash (create, upload, import), never in any answer. Its
+    # cleaner writes the `password` column, which no form and no update touches: no column here.
+    CustomerField("password_hash", None, WRITTEN, in_representation=False, shown_to_customer=False),
 )
 # customer_to_dict's keys, in order: also what `fields=` may name.
 REPRESENTATION_FIELDS = tuple(field.api_name for field in CUSTOMER_FIELDS if field.in_representation)
@@ -120,6 +123,6 @@ class UniqueKey:
 UNIQUE_KEYS = tuple(
     UniqueKey(field.api_name, field.column, field.unique_key_column, field.constraint_name)
     for field in CUSTOMER_FIELDS
-    if field.unique_key_column
+    if field.unique_key_column and field.column and field.constraint_name
 )
 UNIQUE_KEY_BY_API_NAME = {key.api_name: key for key in UNIQUE_KEYS}

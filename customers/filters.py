@@ -11,8 +11,8 @@ import re
 import django_filters
 from django.db.models import Q, QuerySet
 
-from customers.emails import email_key
-from customers.errors import undialable_phone_entry
+from customers.emails import email_key, is_written_one_way
+from customers.errors import lookalike_email_entry, undialable_phone_entry
 from customers.models import Customer, CustomerState
 from customers.phones import normalize_phone
 from customers.selectors import customer_find
@@ -21,6 +21,11 @@ from twc.text import CONTROL_OR_BREAK, in_utc, parse_iso_datetime
 
 MAX_IDS = 250
 MAX_PARAM_LENGTH = 1000
+# The list's free-text `q`, and the search endpoint's `query` (whose parser reads these bounds).
+MAX_Q_LENGTH = 200
+MAX_Q_WORDS = 10
+MAX_QUERY_LENGTH = 1000
+MAX_QUERY_TERMS = 32
 TRUE_VALUES = {"true": True, "1": True, "false": False, "0": False}
 
 
@@ -83,6 +88,9 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(ref__in=refs)
 
     def filter_email(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        if not is_written_one_way(value):
+            # No stored address is written so; its key could match the address it imitates.
+            raise ValidationFailed(lookalike_email_entry())
         return queryset.filter(email_key=email_key(value))
 
     def filter_phone(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
@@ -122,11 +130,16 @@ class CustomerFilter(django_filters.FilterSet):
         return queryset.filter(seq__gt=customer.seq)
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        for word in value.split():
+        # Each word is one more LIKE over every name, email and id of the store: bounded, so that
+        # one request cannot hold a worker and the database for seconds.
+        words = value.split()
+        if len(value) > MAX_Q_LENGTH or len(words) > MAX_Q_WORDS:
+            _fail(name, f"'q' takes at most {MAX_Q_LENGTH} characters and {MAX_Q_WORDS} words.")
+        for word in words:
             condition = (
                 Q(first_name__icontains=word)
                 | Q(last_name__icontains=word)
-                | Q(email_key__contains=word.casefold())
+                | Q(email_key__contains=email_key(word))
                 | Q(ref__icontains=word)
             )
             digits = re.sub(r"\D", "", word)

@@ -3,13 +3,13 @@
 Formats: CSV (our own columns, named as the API's fields; or Shopify's customer CSV in any of its
 three layouts), JSON arrays (read incrementally with ijson) and JSON Lines; gzip-compressed or not.
 Each reader yields `SourceRow`s: the customer in the API's shape, ready for the shared validation
-(customers.validation via customers.services.bulk), or the reason the row could not be read.
+(customers.validation via customers.services.bulk), or the reason the row could not be read. The
+errors file of the rows an import rejected: customers.import_errors.
 """
 
 import csv
 import gzip
 import io
-import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -20,11 +20,11 @@ from typing import Any
 import ijson
 import orjson
 
+from customers.fields import KNOWN_FIELDS
+from customers.import_errors import ERROR_COLUMNS, spreadsheet_unescaped
 from twc.api.errors import ErrorCode, FieldError
 
 FORMATS = ("csv", "json", "jsonl")
-# The errors file of an import leads with these columns; a re-import skips them.
-ERROR_COLUMNS = ("error_line", "error_field", "error_code", "error_reason")
 
 BOOLEAN_WORDS = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False, "y": True, "n": False}
 API_BOOLEAN_FIELDS = {"verified_email", "accepts_marketing", "tax_exempt"}
@@ -44,6 +44,9 @@ SHOPIFY_CUSTOMER_COLUMNS = {
     "note": "note",
     "tax exempt": "tax_exempt",
     "tags": "tags",
+    # Not in Shopify's files (Shopify exports no passwords), but a migrating shop may add it.
+    "password_hash": "password_hash",
+    "password hash": "password_hash",
 }
 SHOPIFY_ADDRESS_COLUMNS = {
     "default address company": "company",
@@ -109,6 +112,12 @@ def shopify_layout(header: list[str]) -> str | None:
     if "default address address1" in names:
         return "shopify-export" if "customer id" in names else "shopify-template"
     return "shopify-legacy"
+
+
+def shopify_ignored_columns(columns: list[str]) -> list[str]:
+    """The columns of a Shopify CSV that are not read (order figures, SMS consent, metafields, ...)."""
+    known = SHOPIFY_CUSTOMER_COLUMNS.keys() | SHOPIFY_ADDRESS_COLUMNS.keys()
+    return [column for column in columns if column.strip() and column.strip().lower() not in known]
 
 
 def shopify_reader(columns: list[str]):
@@ -205,10 +214,9 @@ def api_reader(columns: list[str]):
 _UNDECODABLE = re.compile("[\udc80-\udcff]")
 
 
-def _undecodable_column(cells: list[str]) -> int | None:
-    """The index of the first cell holding bytes that were not UTF-8, if any (one regex per row,
-    none for an ASCII row: Python knows that of a string without reading it)."""
-    row = "".join(cells)
+def _undecodable_column(cells: list[str], row: str) -> int | None:
+    """The index of the first cell holding bytes that were not UTF-8, if any (`row`: the cells
+    joined; one regex per row, none for an ASCII row: Python knows that of a string without reading it)."""
     if row.isascii() or not _UNDECODABLE.search(row):
         return None
     return next(i for i, cell in enumerate(cells) if _UNDECODABLE.search(cell))
@@ -234,6 +242,7 @@ class CustomerFile:
             raise
         self.layout = {"csv": None, "json": "json-array", "jsonl": "json-lines"}[self.format]
         self.header: list[str] | None = None
+        self.ignored_columns: list[str] = []  # of a CSV: its columns that no customer field comes from
         self.failure: str | None = None
 
     def _detect(self) -> str:
@@ -278,11 +287,22 @@ class CustomerFile:
             return
         except csv.Error as exc:
             raise ImportFileError(f"the CSV header cannot be read: {exc}") from None
+        header = spreadsheet_unescaped(header)
         self.header = header
         keep = [i for i, name in enumerate(header) if name.strip().lower() not in ERROR_COLUMNS]
         layout = shopify_layout([header[i] for i in keep])
         self.layout = layout or "api-fields"
         names = [header[i].strip() for i in keep]
+        if layout:
+            self.ignored_columns = shopify_ignored_columns(names)
+        elif not KNOWN_FIELDS.intersection(names):
+            # Most likely a file without a header: its first row of data read as column names would
+            # fail every row.
+            raise ImportFileError(
+                f"the first row of {self.path} ({len(header)} cells) names none of the columns an import reads "
+                "(the API's field names, such as id, email, phone, first_name; or a Shopify customer CSV's): "
+                "a file needs a header row"
+            )
         to_item = shopify_reader(names) if layout else api_reader(names)
         every_column = len(keep) == len(header)
         last_line = reader.line_num
@@ -306,7 +326,10 @@ class CustomerFile:
                 )
                 yield SourceRow(line=line, item=None, raw=cells, error=error, columns=header)
                 continue
-            bad = _undecodable_column(cells)
+            row = "".join(cells)
+            if "'" in row:
+                cells = spreadsheet_unescaped(cells)
+            bad = _undecodable_column(cells, row)
             if bad is not None:
                 column = header[bad]
                 message = f"The row is not valid UTF-8 (column '{column}'); save the file as UTF-8."
@@ -349,48 +372,3 @@ def _unwrap(item: Any) -> Any:
     if isinstance(item, dict) and set(item) == {"line", "errors", "row"} and isinstance(item["row"], dict):
         return item["row"]
     return item
-
-
-class ErrorsFile:
-    """Each rejected row with its line, field(s) and reason(s), and the row as it was: fix, re-import.
-
-    CSV (by the file's extension) leads with ERROR_COLUMNS then the source's own columns, so the
-    fixed file imports as it is; otherwise JSON Lines: {"line", "errors", "row"}.
-    """
-
-    def __init__(self, path: str, header: list[str] | None):
-        self.path = path
-        self.as_csv = path.lower().endswith((".csv", ".csv.gz"))
-        # .gz: compressed, as the import reads it back (closed by close())
-        opener = gzip.open if path.lower().endswith(".gz") else open
-        self._file = opener(path, "wt", encoding="utf-8", errors="surrogateescape", newline="")  # noqa: SIM115
-        self._header = header
-        self._writer = None
-        self.count = 0
-
-    def write(self, row: SourceRow, errors: list[dict]) -> None:
-        self.count += 1
-        if not self.as_csv:
-            entry = {"line": row.line, "errors": errors, "row": row.record}
-            # json, not orjson: a row with bytes that were not UTF-8 holds lone surrogates, which
-            # orjson refuses and json writes as \udcXX escapes.
-            self._file.write(json.dumps(entry, default=str) + "\n")
-            return
-        if self._writer is None:
-            self._writer = csv.writer(self._file)
-            columns = list(self._header) if self._header is not None else ["row"]
-            self._writer.writerow([*ERROR_COLUMNS, *columns])
-        fields = "; ".join(e.get("field") or "" for e in errors)
-        codes = "; ".join(e["code"] for e in errors)
-        reasons = "; ".join(e["message"] for e in errors)
-        record = row.record
-        if self._header is None:
-            cells = [json.dumps(record, default=str, ensure_ascii=False)]  # json: as above
-        elif isinstance(record, dict):
-            cells = [record.get(name, "") for name in self._header]
-        else:
-            cells = list(record)
-        self._writer.writerow([row.line, fields, codes, reasons, *cells])
-
-    def close(self) -> None:
-        self._file.close()

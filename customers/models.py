@@ -28,7 +28,7 @@ class MarketingOptInLevel(models.TextChoices):
 LIVE = Q(deleted_at__isnull=True)
 
 
-class CustomerQuerySet(models.QuerySet):
+class CustomerQuerySet(models.QuerySet["Customer"]):
     def for_store(self, store: Store) -> "CustomerQuerySet":
         """The one way to read customers: confined to one store's customers that are not deleted."""
         return self.filter(store=store, deleted_at__isnull=True)
@@ -44,7 +44,7 @@ class Customer(models.Model):
     ref = models.CharField("id (store reference)", max_length=255)
 
     email = models.CharField(max_length=254, null=True, blank=True)
-    # email.casefold(), computed in Python so SQLite and PostgreSQL agree on non-ASCII case.
+    # email.lower(), computed in Python so SQLite and PostgreSQL agree on non-ASCII case.
     email_key = models.CharField(max_length=254, null=True, blank=True, editable=False)
     phone = models.CharField("phone (E.164)", max_length=20, null=True, blank=True)
     first_name = models.CharField(max_length=255, blank=True, default="")
@@ -54,6 +54,8 @@ class Customer(models.Model):
     state = models.CharField(max_length=10, choices=CustomerState.choices, default=CustomerState.DISABLED)
     verified_email = models.BooleanField(default=False)
     password = models.CharField(max_length=128, blank=True, default="", editable=False)
+    # Set when staff disable an enabled account: Multipass does not re-enable it (docs/accounts.md).
+    disabled_by_staff = models.BooleanField(default=False, editable=False)
 
     accepts_marketing = models.BooleanField(default=False)
     accepts_marketing_updated_at = models.DateTimeField(null=True, blank=True)

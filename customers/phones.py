@@ -119,7 +119,7 @@ def _valid_for_region(number: phonenumbers.PhoneNumber, region: str) -> bool:
 _COMPILED_NUMBER_PATTERNS: dict[str, re.Pattern] = {}
 
 
-def _matches_desc(national: str, desc) -> bool:
+def _matches_desc(national: str, desc: phonenumbers.PhoneNumberDesc | None) -> bool:
     """phonenumbers' _is_number_matching_desc in one step: length, then one fullmatch of the
     compiled pattern (the library's match-then-fullmatch and its pattern lookup cost more)."""
     if desc is None or not desc.national_number_pattern:

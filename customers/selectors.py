@@ -8,6 +8,7 @@ from django.db.models import Q, QuerySet
 
 from customers.errors import customer_not_found
 from customers.models import Address, Customer, Order
+from tenants.models import Store
 from twc.text import CONTROL_OR_BREAK
 
 ADDRESS_FIELD_NAMES = [field.attname for field in Address._meta.concrete_fields]
@@ -35,7 +36,7 @@ def _joined_select_sql(*, by_twc_customer_id: bool) -> str:
 JOINED_SELECT_SQL = {flag: _joined_select_sql(by_twc_customer_id=flag) for flag in (False, True)}
 
 
-def customer_queryset(*, store, with_addresses: bool = True) -> QuerySet[Customer]:
+def customer_queryset(*, store: Store, with_addresses: bool = True) -> QuerySet[Customer]:
     """The store's live customers, with what the representation needs in one extra query."""
     customers = Customer.objects.for_store(store)
     return customers.prefetch_related("addresses") if with_addresses else customers
@@ -46,15 +47,16 @@ def remember_addresses(customer: Customer, addresses: list[Address]) -> None:
     prefetch_related("addresses") would have (it uses the same cache)."""
     cached = Address.objects.filter(customer=customer)
     cached._result_cache = addresses
-    cached._prefetch_done = True
-    customer._prefetched_objects_cache = {"addresses": cached}
+    # Django's prefetch cache: attributes private to the ORM, which the stubs do not declare.
+    cached._prefetch_done = True  # type: ignore[attr-defined]
+    customer._prefetched_objects_cache = {"addresses": cached}  # type: ignore[attr-defined]
 
 
-def customers_with_addresses(*, store, ref: str, twc_id: uuid.UUID | None) -> list[Customer]:
+def customers_with_addresses(*, store: Store, ref: str, twc_id: uuid.UUID | None) -> list[Customer]:
     """The store's live customers whose reference is `ref` or whose twc_customer_id is `twc_id`
     (at most two), with their addresses, in ONE query instead of two (a round trip to PostgreSQL is
     the largest cost of a GET by reference after the ORM itself)."""
-    params: list = [store.pk, ref]
+    params: list[object] = [store.pk, ref]
     if twc_id is not None:
         twc_field = Customer._meta.get_field("twc_customer_id")
         params.append(twc_field.get_db_prep_value(twc_id, connections[Customer.objects.db]))
@@ -62,7 +64,7 @@ def customers_with_addresses(*, store, ref: str, twc_id: uuid.UUID | None) -> li
     for row in Customer.objects.raw(JOINED_SELECT_SQL[twc_id is not None], params):
         if row.seq not in found:
             found[row.seq] = (row, [])
-        if row.address_id is not None:
+        if row.address_id is not None:  # type: ignore[attr-defined]  # a column of the SELECT, not a field
             values = [getattr(row, f"address_{name}") for name in ADDRESS_COLUMNS]
             values.insert(1, row.seq)  # customer_id, in the model's column order
             address = Address.from_db(Customer.objects.db, ADDRESS_FIELD_NAMES, values)
@@ -81,10 +83,11 @@ def _as_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def customer_find(*, store, ref: str, with_addresses: bool = True) -> Customer | None:
+def customer_find(*, store: Store, ref: object, with_addresses: bool = True) -> Customer | None:
     """The live customer whose `id` is `ref`, else whose `twc_customer_id` is `ref`.
 
-    One query, with the addresses joined in unless `with_addresses=False`.
+    One query, with the addresses joined in unless `with_addresses=False`. `ref` is whatever the
+    client sent: anything but a plain reference finds no one.
     """
     # No stored reference has control characters, and PostgreSQL refuses a NUL in a query.
     if not isinstance(ref, str) or not ref or len(ref) > 255 or CONTROL_OR_BREAK.search(ref):
@@ -104,7 +107,7 @@ def customer_find(*, store, ref: str, with_addresses: bool = True) -> Customer |
     return matches[0] if matches else None
 
 
-def customer_get(*, store, ref: str, with_addresses: bool = True) -> Customer:
+def customer_get(*, store: Store, ref: object, with_addresses: bool = True) -> Customer:
     """As customer_find, but a missing customer is `404 ResourceNotFound`."""
     customer = customer_find(store=store, ref=ref, with_addresses=with_addresses)
     if customer is None:
@@ -122,7 +125,9 @@ def joined_keys(keys: list[str]) -> str:
     return KEY_SEPARATOR.join(keys)
 
 
-def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], phones: list[str]) -> list[Customer]:
+def customers_holding_keys(
+    *, store: Store, refs: list[str], email_keys: list[str], phones: list[str]
+) -> list[Customer]:
     """The store's live customers holding any of these ids, email keys or phones, in ONE query.
 
     Raw SQL for the bulk paths: on PostgreSQL `= ANY(array)` binds three parameters however many keys
@@ -145,6 +150,6 @@ def customers_holding_keys(*, store, refs: list[str], email_keys: list[str], pho
     return list(Customer.objects.raw(sql, [store.pk, *params]))
 
 
-def customer_orders(*, store, customer: Customer) -> QuerySet[Order]:
+def customer_orders(*, store: Store, customer: Customer) -> QuerySet[Order]:
     """The customer's orders (test and archived ones included: they are the store's records)."""
     return Order.objects.filter(store=store, customer=customer)

@@ -14,8 +14,9 @@ from typing import Any
 import pycountry
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from customers.emails import email_key, normalize_email, validate_email
-from customers.errors import customer_not_an_object, email_or_phone_required_entry
+from accounts.passwords import FORMATS_HELP, stored_password_hash
+from customers.emails import LOOKALIKE_CODE, email_key, normalize_email, validate_email
+from customers.errors import LOOKALIKE_EMAIL, customer_not_an_object, email_or_phone_required_entry
 from customers.field_checker import FieldChecker
 from customers.fields import KNOWN_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
@@ -112,8 +113,9 @@ def _clean_email(data: dict, cleaned: dict, check: FieldChecker, store: Store, p
     if email:
         try:
             validate_email(email)
-        except DjangoValidationError:
-            check.fail("email", "'email' is not a valid email address.")
+        except DjangoValidationError as error:
+            lookalike = error.code == LOOKALIKE_CODE
+            check.fail("email", LOOKALIKE_EMAIL if lookalike else "'email' is not a valid email address.")
         else:
             cleaned["email"] = normalize_email(email)
             cleaned["email_key"] = email_key(email)
@@ -154,6 +156,17 @@ def _boolean(field: str) -> Cleaner:
 
 def _clean_multipass_identifier(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
     cleaned["multipass_identifier"] = check.text(data, "multipass_identifier", 255, nullable_as=None) or None
+
+
+def _clean_password_hash(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
+    value = data["password_hash"]
+    if value is None or value == "":
+        return  # no password: the customer gets one through an invite, a reset or Multipass
+    stored = stored_password_hash(value) if isinstance(value, str) and len(value) <= 200 else None
+    if stored is None:
+        check.fail("password_hash", f"'password_hash' must be {FORMATS_HELP}.")
+    else:
+        cleaned["password"] = stored
 
 
 def _clean_state(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
@@ -259,6 +272,7 @@ CLEANERS: tuple[tuple[str, Cleaner], ...] = (
     ("tags", _clean_tags),
     ("addresses", _clean_address_list),
     ("version", _clean_version),
+    ("password_hash", _clean_password_hash),
 )
 
 

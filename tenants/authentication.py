@@ -7,6 +7,7 @@ same result to DRF (`request.auth`, or the 401).
 """
 
 import hashlib
+from typing import TYPE_CHECKING, cast
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -15,6 +16,12 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 
 from tenants.token_cache import token_cache
+from twc.api.errors import INVALID_REQUEST, INVALID_TOKEN, NO_BEARER_TOKEN
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from tenants.models import Store, StoreApplication
 
 
 def token_checksum(raw_token: str) -> str:
@@ -22,31 +29,47 @@ def token_checksum(raw_token: str) -> str:
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
 
 
-def store_of(token: AccessToken):
+class StoreRequest(HttpRequest):
+    """Django's request as `resolve_store` leaves it (for the type checker: the attributes are set on
+    the request itself)."""
+
+    store_token: AccessToken | None
+    store: "Store | None"
+    store_token_refusal: str | None
+    store_token_refusal_code: str | None
+
+
+def store_of(token: AccessToken) -> "Store | None":
     """The store a token acts for (loaded by the select_related below), or None."""
-    link = getattr(token.application, "store_link", None) if token.application else None
+    link: StoreApplication | None = getattr(token.application, "store_link", None) if token.application else None
     return link.store if link is not None else None
 
 
 def store_token_of(request: HttpRequest) -> AccessToken | None:
     """The valid store token a request carries, or None when it carries none.
 
-    Raises AuthenticationFailed, with the 401's message, for a token in the query string (RFC 9700:
-    it would land in access logs), a malformed header, or a token that is unknown, expired, revoked
-    or of no store. A token found valid is cached in the process for TOKEN_CACHE_SECONDS
-    (tenants.token_cache says how revocation is honoured); its expiry is checked every time.
+    Raises AuthenticationFailed, with the 401's message and as its code the RFC 6750 error of the
+    challenge, for a token in the query string (RFC 9700: it would land in access logs), a malformed
+    header, or a token that is unknown, expired, revoked or of no store. A token found valid is
+    cached in the process for TOKEN_CACHE_SECONDS (tenants.token_cache says how revocation is
+    honoured); its expiry is checked every time.
     """
     if "access_token" in request.GET:
-        raise AuthenticationFailed("Send the token in the Authorization header, not the query string.")
-    header = get_authorization_header(request).split()
+        raise AuthenticationFailed(
+            "Send the token in the Authorization header, not the query string.", code=INVALID_REQUEST
+        )
+    # It reads only `META`, which Django's request has as well as DRF's.
+    header = get_authorization_header(request).split()  # type: ignore[arg-type]
     if not header:
         return None
     if header[0].lower() != b"bearer" or len(header) != 2:
-        raise AuthenticationFailed("The Authorization header must be 'Bearer <token>'.")
+        # RFC 6750 section 3.1: another scheme is no bearer token at all; its challenge names no error.
+        code = NO_BEARER_TOKEN if header[0].lower() != b"bearer" else INVALID_REQUEST
+        raise AuthenticationFailed("The Authorization header must be 'Bearer <token>'.", code=code)
     try:
         raw_token = header[1].decode("ascii")
     except UnicodeDecodeError:
-        raise AuthenticationFailed("The token is invalid.") from None
+        raise AuthenticationFailed("The token is invalid.", code=INVALID_TOKEN) from None
     checksum = token_checksum(raw_token)
     token = token_cache.get(checksum)
     if token is None:
@@ -56,24 +79,27 @@ def store_token_of(request: HttpRequest) -> AccessToken | None:
         if token is not None and store_of(token) is not None:
             token_cache.put(checksum, token)
     if token is None or token.expires <= timezone.now():
-        raise AuthenticationFailed("The token is unknown, expired or revoked.")
+        raise AuthenticationFailed("The token is unknown, expired or revoked.", code=INVALID_TOKEN)
     if store_of(token) is None:
-        raise AuthenticationFailed("The token does not belong to a store.")
+        raise AuthenticationFailed("The token does not belong to a store.", code=INVALID_TOKEN)
     return token
 
 
 def resolve_store(request: HttpRequest) -> None:
     """Set `request.store_token` and `request.store` (both None without a valid token), once per
-    request; a refused token's message is kept as `request.store_token_refusal` for the 401."""
+    request; a refused token's message and code are kept as `request.store_token_refusal` and
+    `request.store_token_refusal_code` for the 401."""
     if hasattr(request, "store_token"):
         return
     try:
-        token, refusal = store_token_of(request), None
+        token, refusal, code = store_token_of(request), None, None
     except AuthenticationFailed as exc:
-        token, refusal = None, str(exc.detail)
-    request.store_token = token
-    request.store = store_of(token) if token is not None else None
-    request.store_token_refusal = refusal
+        token, refusal, code = None, str(exc.detail), exc.detail.code
+    resolved = cast(StoreRequest, request)
+    resolved.store_token = token
+    resolved.store = store_of(token) if token is not None else None
+    resolved.store_token_refusal = refusal
+    resolved.store_token_refusal_code = code
 
 
 class StoreTokenAuthentication(BaseAuthentication):
@@ -86,14 +112,14 @@ class StoreTokenAuthentication(BaseAuthentication):
 
     www_authenticate_realm = "api"
 
-    def authenticate(self, request):
-        django_request = request._request
+    def authenticate(self, request: "Request") -> tuple[None, AccessToken] | None:
+        django_request = cast(StoreRequest, request._request)
         resolve_store(django_request)
         if django_request.store_token_refusal is not None:
-            raise AuthenticationFailed(django_request.store_token_refusal)
+            raise AuthenticationFailed(django_request.store_token_refusal, code=django_request.store_token_refusal_code)
         if django_request.store_token is None:
             return None
         return (None, django_request.store_token)
 
-    def authenticate_header(self, request):
+    def authenticate_header(self, request: "Request") -> str:
         return f'Bearer realm="{self.www_authenticate_realm}"'

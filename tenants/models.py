@@ -5,7 +5,7 @@ import zoneinfo
 from django.conf import settings
 from django.db import models
 
-ALL_SCOPES = "customers:read customers:write"
+ALL_SCOPES = "customers:read customers:write customers:sign_in"
 
 
 class Tenant(models.Model):
@@ -54,6 +54,9 @@ class StoreApplication(models.Model):
     )
     # Space-separated scopes this application may be granted.
     scopes = models.CharField(max_length=200, default=ALL_SCOPES)
+    # A keyed digest of the client id and secret that last succeeded (tenants.oauth_limits): it lets
+    # the store's own requests through while a stranger exhausts the limits on its client_id.
+    secret_fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -15,8 +15,13 @@ Revocation is honoured:
 
 import threading
 import time
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
+from django.db.models import Model
+
+if TYPE_CHECKING:
+    from oauth2_provider.models import AccessToken
 
 # Beyond this many live tokens in one process the cache starts over rather than grow without bound.
 MAX_ENTRIES = 10_000
@@ -26,14 +31,14 @@ class TokenCache:
     def __init__(self, *, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
         self.clock = time.monotonic
-        self._entries: dict[str, tuple[object, float]] = {}
+        self._entries: dict[str, tuple[AccessToken, float]] = {}
         self._lock = threading.Lock()
 
     @property
     def ttl(self) -> float:
         return settings.TOKEN_CACHE_SECONDS
 
-    def get(self, checksum: str):
+    def get(self, checksum: str) -> "AccessToken | None":
         """The token cached under `checksum`, or None when absent or older than the TTL."""
         entry = self._entries.get(checksum)
         if entry is None:
@@ -44,7 +49,7 @@ class TokenCache:
             return None
         return token
 
-    def put(self, checksum: str, token) -> None:
+    def put(self, checksum: str, token: "AccessToken") -> None:
         if self.ttl <= 0:
             return
         with self._lock:
@@ -66,13 +71,13 @@ class TokenCache:
 token_cache = TokenCache()
 
 
-def evict_token(sender, instance, **kwargs) -> None:
+def evict_token(sender: type[Model], instance: "AccessToken", **kwargs: Any) -> None:
     """post_save/post_delete of an AccessToken: a revoked or changed token is checked afresh."""
     if instance.token_checksum:
         token_cache.evict(instance.token_checksum)
 
 
-def forget_all_tokens(sender, **kwargs) -> None:
+def forget_all_tokens(sender: type[Model], **kwargs: Any) -> None:
     """post_save/post_delete of a Store or StoreApplication: cached tokens may carry stale stores."""
     token_cache.clear()
 

@@ -5,7 +5,7 @@ GET /healthz: the process answers (no database). GET /readyz: the database answe
 """
 
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -16,13 +16,13 @@ from twc.api.middleware import json_error_response
 
 @never_cache
 @require_safe
-def healthz(request) -> HttpResponse:
+def healthz(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
 @require_safe
-def readyz(request) -> HttpResponse:
+def readyz(request: HttpRequest) -> HttpResponse:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

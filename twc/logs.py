@@ -12,8 +12,11 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 
 import orjson
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 request_logger = logging.getLogger("twc.request")
@@ -53,7 +56,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, message, the request's fields, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {
+        line: dict[str, object] = {
             "ts": dt.datetime.fromtimestamp(record.created, tz=dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -70,7 +73,7 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
-def route_of(request) -> str:
+def route_of(request: HttpRequest) -> str:
     """The path as logged: a matched route's parameters are shown as `{name}`, never their values."""
     match = getattr(request, "resolver_match", None)
     if match is not None and match.kwargs:
@@ -83,13 +86,13 @@ class RequestLogMiddleware:
     """Give every request an id (the client's `X-Request-ID` or a new one), echo it back, and log
     one line when it ends: request id, store, method, path, status and duration."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         sent = request.headers.get("X-Request-ID", "")
         request_id = sent if CLIENT_REQUEST_ID.match(sent) else uuid.uuid4().hex
-        request.request_id = request_id
+        request.request_id = request_id  # type: ignore[attr-defined]  # our own attribute on Django's request
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         try:

@@ -64,12 +64,16 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "tenants",
     "customers",
+    "accounts",
+    "corsheaders",
     "twc.api",
 ]
 
 MIDDLEWARE = [
     "twc.logs.RequestLogMiddleware",
     "twc.api.middleware.NoStoreMiddleware",
+    # CORS for /api/me only, from the origins each store allows (accounts.cors).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "twc.api.middleware.ApiBodyLimitMiddleware",
@@ -115,6 +119,9 @@ DATABASES = {
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
+# Every statement of a process that serves HTTP is cut after this many milliseconds (the API answers
+# 503); 0: never. twc/wsgi.py applies it, so commands and migrations run uncut (twc/statement_timeout.py).
+DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "5000"))
 DATABASE_POOL_MAX_SIZE = int(os.environ.get("DATABASE_POOL_MAX_SIZE", "0"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_POOL_MAX_SIZE > 0:
     # psycopg's connection pool (Django 5.1+) instead of persistent connections, which Django
@@ -150,9 +157,19 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Argon2id hashes every new password (customers' and staff's); the others verify older and imported
+# hashes, which are rehashed with Argon2id at the next successful sign-in (docs/accounts.md).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+    "accounts.hashers.ImportedBcryptPasswordHasher",
+]
 if env_bool("FAST_PASSWORD_HASHER"):
     # Tests only: checking a PBKDF2-hashed client secret costs ~0.2 s of CPU per token request.
-    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *PASSWORD_HASHERS]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -205,14 +222,39 @@ RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 # Per OAuth application: a steady rate and a burst (token bucket); Store fields override both.
 RATE_LIMIT_PER_SECOND = float(os.environ.get("RATE_LIMIT_PER_SECOND", "100"))
 RATE_LIMIT_BURST = int(os.environ.get("RATE_LIMIT_BURST", "1000"))
-# POST /o/token/: per client IP and per client_id (checking a secret is expensive).
+# /o/token/, /o/revoke_token/, /o/introspect/: failed client authentications (each costs a hash)
+# per client IP, per decoded client_id and for the whole service (tenants/oauth_limits.py).
 TOKEN_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_RATE_LIMIT_PER_SECOND", "10"))
 TOKEN_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_RATE_LIMIT_BURST", "100"))
 TOKEN_CLIENT_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_PER_SECOND", "2"))
 TOKEN_CLIENT_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_CLIENT_RATE_LIMIT_BURST", "30"))
+TOKEN_GLOBAL_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_GLOBAL_RATE_LIMIT_PER_SECOND", "5"))
+TOKEN_GLOBAL_RATE_LIMIT_BURST = int(os.environ.get("TOKEN_GLOBAL_RATE_LIMIT_BURST", "100"))
+# Secrets checked at once per process, and how long a request waits for a slot before a 503.
+OAUTH_HASH_CONCURRENCY = int(os.environ.get("OAUTH_HASH_CONCURRENCY", "2"))
+OAUTH_HASH_WAIT_SECONDS = float(os.environ.get("OAUTH_HASH_WAIT_SECONDS", "5"))
+OAUTH_MAX_BODY_BYTES = int(os.environ.get("OAUTH_MAX_BODY_BYTES", "16384"))
+# /admin/login/: failed staff sign-ins per username and per client IP (tenants/admin_login.py).
+ADMIN_LOGIN_USER_FAILURES_BURST = int(os.environ.get("ADMIN_LOGIN_USER_FAILURES_BURST", "5"))
+ADMIN_LOGIN_USER_FAILURES_PER_MINUTE = float(os.environ.get("ADMIN_LOGIN_USER_FAILURES_PER_MINUTE", "1"))
+ADMIN_LOGIN_IP_FAILURES_BURST = int(os.environ.get("ADMIN_LOGIN_IP_FAILURES_BURST", "20"))
+ADMIN_LOGIN_IP_FAILURES_PER_MINUTE = float(os.environ.get("ADMIN_LOGIN_IP_FAILURES_PER_MINUTE", "4"))
 IDEMPOTENCY_TTL_SECONDS = int(os.environ.get("IDEMPOTENCY_TTL_SECONDS", str(24 * 3600)))
 # How long a request that never finished (its process died) holds its key before a retry may run.
 IDEMPOTENCY_LOCK_SECONDS = int(os.environ.get("IDEMPOTENCY_LOCK_SECONDS", "300"))
+
+# --- Customers' sign-in (docs/accounts.md) -----------------------------------------------------
+# After SIGN_IN_MAX_FAILURES failures for one email of one store within the window, that email is
+# locked for SIGN_IN_LOCKOUT_SECONDS, doubling with each further failure up to the maximum. The
+# shopper's address (TWC-Customer-IP) is limited the same way, with its own threshold.
+SIGN_IN_MAX_FAILURES = int(os.environ.get("SIGN_IN_MAX_FAILURES", "5"))
+SIGN_IN_IP_MAX_FAILURES = int(os.environ.get("SIGN_IN_IP_MAX_FAILURES", "20"))
+SIGN_IN_FAILURE_WINDOW_SECONDS = float(os.environ.get("SIGN_IN_FAILURE_WINDOW_SECONDS", "900"))
+SIGN_IN_LOCKOUT_SECONDS = float(os.environ.get("SIGN_IN_LOCKOUT_SECONDS", "60"))
+SIGN_IN_MAX_LOCKOUT_SECONDS = float(os.environ.get("SIGN_IN_MAX_LOCKOUT_SECONDS", "3600"))
+
+CORS_URLS_REGEX = r"^/api/me(/.*)?$"
+CORS_ALLOWED_ORIGINS: list[str] = []  # none for every store: each store lists its own
 
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
 OAUTH2_PROVIDER = {
@@ -220,8 +262,11 @@ OAUTH2_PROVIDER = {
     "SCOPES": {
         "customers:read": "Read the store's customers",
         "customers:write": "Create, update and delete the store's customers",
+        "customers:sign_in": "Sign customers in (password, Multipass) and send them password resets",
     },
     "SCOPES_BACKEND_CLASS": "tenants.scopes.StoreApplicationScopes",
+    # Client credentials read one way (the limits count under the same id), hashing bounded.
+    "OAUTH2_VALIDATOR_CLASS": "tenants.oauth_validator.StoreOAuth2Validator",
     # RFC 9700: keep only a checksum of each access token at rest, refuse tokens in query strings.
     "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
     "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,

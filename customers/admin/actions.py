@@ -7,9 +7,11 @@ erasure, customers.customer_soft_delete) and is written to the admin's history.
 from collections import defaultdict
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
@@ -150,7 +152,31 @@ class AccountActionsMixin:
 
     @admin.action(description="Erase personal data (deleted customers)", permissions=["change"])
     def erase_customers(self, request, queryset):
-        self._run_on_selected(request, queryset, "erase")
+        # Erasing cannot be undone: a page listing the customers asks first, as Django's "delete
+        # selected" does, and posts the selection back with post=yes.
+        if request.POST.get("post") == "yes":
+            self._run_on_selected(request, queryset, "erase")
+            return None
+        customers = list(queryset.select_related("store").order_by("store__name", "ref")[: ACTION_LIMIT + 1])
+        if len(customers) > ACTION_LIMIT:
+            self.message_user(
+                request, f"Select at most {ACTION_LIMIT} customers for one action; nothing was changed.", messages.ERROR
+            )
+            return None
+        due = [c for c in customers if c.deleted_at is not None and c.erased_at is None]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Erase personal data",
+            "subtitle": None,
+            "opts": self.opts,
+            "media": self.media,
+            "customers": customers,
+            "due": due,
+            "not_due": len(customers) - len(due),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, "admin/customers/customer/erase_selected_confirmation.html", context)
 
     @admin.action(description="Delete customers (kept, restorable)", permissions=["change"])
     def delete_customers(self, request, queryset):

@@ -26,6 +26,7 @@ from customers.admin.forms import (
     with_refusal,
 )
 from customers.admin.inlines import AddressInline
+from customers.emails import email_key
 from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Customer
 from customers.phones import normalize_phone
@@ -176,7 +177,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         if not term:
             return queryset, False
         if "@" in term:
-            return queryset.filter(email_key=term.casefold()), False
+            return queryset.filter(email_key=email_key(term)), False
         condition = Q(ref=term)
         try:
             condition |= Q(twc_customer_id=uuid.UUID(term))

@@ -9,7 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
 from customers.fields import REPRESENTATION_FIELDS
-from customers.filters import MAX_IDS, MAX_PARAM_LENGTH
+from customers.filters import MAX_IDS, MAX_PARAM_LENGTH, MAX_Q_LENGTH, MAX_Q_WORDS
 from customers.schema.serializers import TIMESTAMP_HELP
 from twc.api.pagination import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
 from twc.api.schema import CONTROL_CLASS as _CONTROL
@@ -24,6 +24,9 @@ TAG_PATTERN = rf"^[^,{_CONTROL}]*$"
 # What parse_if_match reads: a version, optionally quoted and weak (W/"3"), or nothing.
 IF_MATCH_PATTERN = r'^(?:(?:W/)?"*[0-9]{1,18}"*)?$'
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+# At most MAX_Q_WORDS words between spaces.
+_WORD = rf"[^\s{_CONTROL}]+"
+Q_PATTERN = rf"^ *(?:{_WORD} +){{0,{MAX_Q_WORDS - 1}}}(?:{_WORD})? *$"
 
 
 def _text(pattern: str = PLAIN_TEXT_PATTERN) -> dict:
@@ -74,7 +77,7 @@ PAGE_INFO = OpenApiParameter(
 _TIMESTAMP = {"type": "string", "format": "date-time", "maxLength": MAX_PARAM_LENGTH}
 CUSTOMER_FILTERS = [
     _filter("ids", _text(IDS_PATTERN), f"Comma-separated customer ids (at most {MAX_IDS})."),
-    _filter("email", _text(), "Exact email, compared case-insensitively."),
+    _filter("email", _text(), "Exact email, compared case-insensitively; a look-alike address (see the field) is 400."),
     _filter("phone", _text(), "Any dialable format; normalised as on write (store's country); else 400."),
     _filter("state", {"$ref": "#/components/schemas/StateEnum"}),
     _filter("tag", _text(TAG_PATTERN), "Customers having this tag (case-insensitive, exact)."),
@@ -84,7 +87,12 @@ CUSTOMER_FILTERS = [
     _filter("updated_at_min", _TIMESTAMP, "Updated at or after."),
     _filter("updated_at_max", _TIMESTAMP, "Updated at or before."),
     _filter("since_id", _text(), "Only customers created after the customer with this id (else 400)."),
-    _filter("q", _text(), "Words, each found in a name, the email, the phone or the id."),
+    _filter(
+        "q",
+        {"type": "string", "maxLength": MAX_Q_LENGTH, "pattern": Q_PATTERN},
+        f"Words, each found in a name, the email, the phone or the id; at most {MAX_Q_LENGTH} characters and "
+        f"{MAX_Q_WORDS} words.",
+    ),
 ]
 FIELDS = OpenApiParameter(
     "fields",

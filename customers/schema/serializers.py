@@ -314,7 +314,14 @@ def _customer_input_fields() -> dict:
             help_text="The store's reference; the new twc_customer_id if omitted (null on an update: unchanged).",
             **optional,
         ),
-        "email": serializers.EmailField(allow_null=True, allow_blank=True, max_length=254, **optional),
+        "email": serializers.EmailField(
+            allow_null=True,
+            allow_blank=True,
+            max_length=254,
+            help_text="Internationalised addresses in NFC are accepted; an address that NFKC changes, or that "
+            "holds invisible, control or format characters or symbols, is 400.",
+            **optional,
+        ),
         "phone": text(
             MAX_PHONE_INPUT_LENGTH,
             allow_null=True,
@@ -361,6 +368,16 @@ def _customer_input_fields() -> dict:
             min_value=1,
             allow_null=True,
             help_text="On an update: applied only when it is the customer's current version (else 409).",
+            **optional,
+        ),
+        "password_hash": serializers.CharField(
+            allow_null=True,
+            allow_blank=True,
+            write_only=True,
+            help_text=(
+                "Write-only, on create (and upload and import) only: an imported password hash, bcrypt "
+                "($2a$, $2b$, $2y$) or Django's (argon2$, pbkdf2_sha256$, bcrypt_sha256$). Never returned."
+            ),
             **optional,
         ),
     }

@@ -15,7 +15,7 @@ customer of the store: `error` (DuplicateField), `skip` (left as it is), `update
 """
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
@@ -101,7 +101,7 @@ def customers_bulk_write(
             results=results,
             look_up_first=look_up_first,
         )
-    return bulk_report(results)
+    return bulk_report(cast("list[dict]", results))  # every item has its result now
 
 
 def bulk_report(results: list[dict]) -> dict:

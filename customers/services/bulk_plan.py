@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Model
 from django.utils import timezone
 
 from customers.errors import customer_duplicate_entry, email_or_phone_required_entry
@@ -79,7 +80,7 @@ class NewRows:
     A Customer instance costs more to build than its validation; the bulk paths write dicts.
     """
 
-    def __init__(self, model):
+    def __init__(self, model: type[Model]):
         self.fixed: dict[str, Any] = {}
         self.computed: dict[str, Any] = {}  # attname: the callable default
         for f in model._meta.concrete_fields:
@@ -105,7 +106,7 @@ class BatchClaims:
 
     __slots__ = ("taken",)
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.taken: dict[str, set] = {attr: set() for _, attr in UNIQUE_FIELDS}
 
     def clash(self, cleaned: dict) -> str | None:
@@ -161,7 +162,7 @@ def plan_batch(
     """
     claims = BatchClaims() if claims is None else claims
     now = timezone.now()
-    existing = []
+    existing: list[Customer] = []
     if look_up:
         wanted = {attr: [i.cleaned[attr] for i in items if i.cleaned.get(attr)] for _, attr in UNIQUE_FIELDS}
         existing = customers_holding_keys(
@@ -176,11 +177,15 @@ def plan_batch(
         if clash is not None:
             plan.results[item.index] = failure_result(item.index, [duplicate_error(clash, item.cleaned)])
             continue
-        matches = existing and [
-            KeyMatch(name, holders[attr][item.cleaned[attr]])
-            for name, attr in UNIQUE_FIELDS
-            if item.cleaned.get(attr) and item.cleaned[attr] in holders[attr]
-        ]
+        matches = (
+            [
+                KeyMatch(name, holders[attr][item.cleaned[attr]])
+                for name, attr in UNIQUE_FIELDS
+                if item.cleaned.get(attr) and item.cleaned[attr] in holders[attr]
+            ]
+            if existing
+            else []
+        )
         if not matches:
             if not item.cleaned.get("email") and not item.cleaned.get("phone"):
                 # Only the update mode gets here (partial rules): a create needs an email or a phone.

@@ -7,9 +7,10 @@ customers' orders and wishlists.
 
 import time
 from types import SimpleNamespace
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.db import OperationalError, connection
+from django.db.models import Field, Model
 
 from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Address, Customer
@@ -42,7 +43,7 @@ class NewIds(NamedTuple):
 def write_plan(plan: Plan) -> None:
     replaced = [update for update in plan.updates if update.new_addresses is not None]
     address_count = sum(len(create.item.cleaned.get("_addresses", [])) for create in plan.creates)
-    address_count += sum(len(update.new_addresses) for update in replaced)
+    address_count += sum(len(update.new_addresses or ()) for update in replaced)
     new_ids = _allocate_ids(customers=len(plan.creates), addresses=address_count)
     created = [create.row for create in plan.creates]
     for row, pk in zip(created, new_ids.customers, strict=True):
@@ -61,7 +62,7 @@ def write_plan(plan: Plan) -> None:
             addresses.append(ADDRESS_ROWS.new(values))
     for update in replaced:
         keep_ids = {a.id for a in update.current_addresses}
-        for raw in update.new_addresses:
+        for raw in update.new_addresses or ():
             values = new_address_values(raw, keep_ids=keep_ids)
             values["customer_id"] = update.customer.pk
             addresses.append(ADDRESS_ROWS.new(values))
@@ -123,7 +124,7 @@ def _allocate_ids(*, customers: int, addresses: int) -> NewIds:
         )
 
 
-def _insert(model, rows: list[dict]) -> None:
+def _insert(model: type[Model], rows: list[dict]) -> None:
     started = time.monotonic()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
@@ -133,7 +134,8 @@ def _insert(model, rows: list[dict]) -> None:
             _log(f"{sql} -- {len(rows)} rows", started)
         else:
             fields = model._meta.concrete_fields
-            columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+            # A concrete field has a column (the stubs allow None, for fields that have no column).
+            columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)  # type: ignore[arg-type]
             values = [tuple(f.get_db_prep_save(row[f.attname], connection) for f in fields) for row in rows]
             placeholders = ", ".join(["%s"] * len(fields))
             cursor.executemany(f"INSERT INTO {model._meta.db_table} ({columns}) VALUES ({placeholders})", values)
@@ -141,8 +143,10 @@ def _insert(model, rows: list[dict]) -> None:
 
 def _update_customers(updates: list[CustomerUpdate]) -> None:
     """Write back what the PUTs changed, each only if the customer is still at the version we read."""
-    fields = [Customer._meta.get_field(name) for name in UPDATED_FIELDS]
-    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
+    # Concrete fields all (get_field's type also allows a relation), each with its column (the
+    # stubs allow None, for fields that have no column).
+    fields = [cast("Field[Any, Any]", Customer._meta.get_field(name)) for name in UPDATED_FIELDS]
+    assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)  # type: ignore[arg-type]
     sql = f"UPDATE {Customer._meta.db_table} SET {assignments} WHERE seq = %s AND version = %s"
     rows = [
         (

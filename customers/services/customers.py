@@ -1,13 +1,16 @@
 """Create, update and soft-delete one customer."""
 
+import datetime as dt
 import uuid
-from contextlib import nullcontext
-from typing import Any
+from collections.abc import Set
+from contextlib import AbstractContextManager, nullcontext
+from typing import Any, NoReturn
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from accounts.services.tokens import customer_tokens_revoke
 from customers.errors import (
     customer_changing_too_fast,
     customer_duplicate,
@@ -29,7 +32,7 @@ from twc.api.errors import invalid_field, invalid_operation, required_field
 UPDATE_ATTEMPTS = 5
 
 
-def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: dict, now) -> None:
+def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: dict, now: dt.datetime) -> None:
     """The contract's marketing rules, on the customer's values after the change.
 
     A change of `accepts_marketing` stamps `accepts_marketing_updated_at` unless the request set it;
@@ -47,7 +50,9 @@ def apply_marketing_rules(values: dict, *, previous_accepts: bool | None, sent: 
 NOT_MODEL_FIELDS = ("_addresses", "_version")
 
 
-def new_customer_values(*, store: Store, cleaned: dict, now, twc_customer_id: uuid.UUID | str | None = None) -> dict:
+def new_customer_values(
+    *, store: Store, cleaned: dict, now: dt.datetime, twc_customer_id: uuid.UUID | str | None = None
+) -> dict:
     """A new customer's own values (model field names) from cleaned values, with the contract's defaults.
 
     The bulk write passes `twc_customer_id` as text (customers.uuids.new_uuid_text): it never needs
@@ -64,12 +69,12 @@ def new_customer_values(*, store: Store, cleaned: dict, now, twc_customer_id: uu
     return values
 
 
-def new_customer(*, store: Store, cleaned: dict, now) -> Customer:
+def new_customer(*, store: Store, cleaned: dict, now: dt.datetime) -> Customer:
     """An unsaved customer built from cleaned values, with the contract's defaults."""
     return Customer(store=store, **new_customer_values(store=store, cleaned=cleaned, now=now))
 
 
-def new_address_values(item: dict, *, keep_ids: set[int] = frozenset()) -> dict:
+def new_address_values(item: dict, *, keep_ids: Set[int] = frozenset()) -> dict:
     """An address's own values from a cleaned address; an `id` it already had is kept."""
     fields = item.copy()  # a cleaned address holds the address's fields and, maybe, its id
     given_id = fields.pop("id", None)
@@ -77,11 +82,11 @@ def new_address_values(item: dict, *, keep_ids: set[int] = frozenset()) -> dict:
     return fields
 
 
-def new_addresses(customer: Customer, addresses: list[dict], *, keep_ids: set[int] = frozenset()) -> list[Address]:
+def new_addresses(customer: Customer, addresses: list[dict], *, keep_ids: Set[int] = frozenset()) -> list[Address]:
     return [Address(customer=customer, **new_address_values(item, keep_ids=keep_ids)) for item in addresses]
 
 
-def atomic_unless_single_statement(*, single: bool):
+def atomic_unless_single_statement(*, single: bool) -> AbstractContextManager[object]:
     """A transaction, except around one statement in autocommit mode, which is its own transaction:
     BEGIN and COMMIT would be two more round trips to the database for nothing. Inside an outer
     transaction it is still a savepoint, so a unique violation leaves that transaction usable."""
@@ -90,7 +95,7 @@ def atomic_unless_single_statement(*, single: bool):
     return transaction.atomic()
 
 
-def raise_duplicate(exc: IntegrityError, customer: Customer):
+def raise_duplicate(exc: IntegrityError, customer: Customer) -> NoReturn:
     """Re-raise a unique violation as `409 DuplicateField`; any other integrity error as it is."""
     field = duplicate_field_of(exc)
     if field is None:
@@ -142,7 +147,7 @@ def put_changes(
     expected_version: int | None,
     addresses: list[dict] | None,
     current_addresses: list[Address],
-    now,
+    now: dt.datetime,
 ) -> tuple[dict, bool]:
     """What a PUT of `cleaned` changes on `customer`: the changed fields and whether the addresses change.
 
@@ -150,6 +155,10 @@ def put_changes(
     """
     if expected_version is not None and customer.version != expected_version:
         raise customer_version_mismatch(expected_version, customer.version)
+    if "password" in cleaned:
+        # A password changes through the customer's own flows (reset, /api/me/password), which
+        # also revoke the customer's tokens; the store's systems set one only at creation.
+        raise invalid_field("password_hash", "'password_hash' is accepted only when the customer is created.")
     if "state" in cleaned and cleaned["state"] != customer.state:
         raise invalid_operation(
             f"The state changes through the account actions (invite, enable, disable), "
@@ -249,6 +258,7 @@ def customer_soft_delete(*, store: Store, ref: str) -> Customer:
     )
     if not updated:
         raise customer_not_found(ref)
+    customer_tokens_revoke(customer=customer)
     customer.deleted_at = now
     customer.updated_at = now
     customer.version += 1

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
+from accounts.models import CustomerAccessToken, PasswordReset
 from customers.errors import customer_not_found
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.representation import customer_to_dict, order_to_dict, wishlist_to_dict
@@ -55,6 +56,9 @@ def customer_erase(*, store: Store, customer: Customer) -> Customer:
         now = timezone.now()
         Address.objects.filter(customer=current).delete()
         AccountInvite.objects.filter(customer=current).delete()
+        # The account goes with the personal data: its tokens and reset links.
+        CustomerAccessToken.objects.filter(customer=current).delete()
+        PasswordReset.objects.filter(customer=current).delete()
         Order.objects.filter(customer=current).update(**ERASED_SHOPPER)
         Wishlist.objects.filter(customer=current).update(**ERASED_SHOPPER)
         Customer.objects.filter(pk=current.pk).update(

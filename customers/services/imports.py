@@ -20,7 +20,8 @@ from typing import Any
 
 from django.db import connection, connections
 
-from customers.importers import ERROR_COLUMNS, CustomerFile, ErrorsFile, SourceRow
+from customers.import_errors import ERROR_COLUMNS, ErrorsFile
+from customers.importers import CustomerFile, SourceRow
 from customers.services.bulk import CleanedItems, clean_items, customers_bulk_write
 from tenants.models import Store
 from twc.api.errors import ErrorCode
@@ -121,6 +122,7 @@ def rejected_rows(batch: WrittenBatch) -> Iterator[RejectedRow]:
     for row in batch.rows:
         result = outcomes.get(id(row))
         if result is None:
+            assert row.error is not None  # readable_rows leaves out only the rows with an error
             yield RejectedRow(row, [row.error.as_dict()])
         elif result["status"] == "failed":
             yield RejectedRow(row, result["errors"])
@@ -158,7 +160,7 @@ def cleaned_batches(
     ready: queue.Queue = queue.Queue(maxsize=ahead)
     stop = threading.Event()
 
-    def read_and_clean():
+    def read_and_clean() -> None:
         try:
             for rows in batches:
                 readable = readable_rows(rows)

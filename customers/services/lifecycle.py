@@ -30,6 +30,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.services.tokens import customer_tokens_revoke
 from customers.errors import customer_duplicate, customer_not_found
 from customers.models import AccountInvite, Customer, CustomerState
 from customers.services.integrity import duplicate_field_of
@@ -42,7 +43,7 @@ INVITE_LIFETIME = dt.timedelta(days=30)
 
 # Which states each transition may start from; the message explains a refusal.
 INVITABLE = {CustomerState.DISABLED, CustomerState.DECLINED, CustomerState.INVITED}
-REFUSALS = {
+REFUSALS: dict[tuple[str, str], str] = {
     ("invite", CustomerState.ENABLED): "An enabled account cannot be invited.",
     ("enable", CustomerState.ENABLED): "The account is already enabled.",
     ("disable", CustomerState.DISABLED): "The account is already disabled.",
@@ -89,7 +90,7 @@ def _require_live(customer: Customer) -> None:
         raise invalid_operation("A deleted customer's account cannot change; restore the customer first.")
 
 
-def _move(customer: Customer, state: str, now, **fields) -> Customer:
+def _move(customer: Customer, state: str, now: dt.datetime, **fields: object) -> Customer:
     """Write the new state (and fields) with the version bump; the caller holds the row lock."""
     changes = {"state": state, "version": customer.version + 1, "updated_at": now, **fields}
     Customer.objects.filter(pk=customer.pk).update(**changes)
@@ -98,7 +99,7 @@ def _move(customer: Customer, state: str, now, **fields) -> Customer:
     return customer
 
 
-def _void_open_invites(customer: Customer, now) -> None:
+def _void_open_invites(customer: Customer, now: dt.datetime) -> None:
     AccountInvite.objects.filter(customer=customer, used_at__isnull=True, voided_at__isnull=True).update(voided_at=now)
 
 
@@ -144,6 +145,7 @@ def _send_invite_email(customer: Customer, *, store: Store, url: str, expires_at
         f"The link works once and expires on {expires_at:%Y-%m-%d} (UTC).\n"
         "If you did not expect this email, you can ignore it.\n"
     )
+    assert customer.email  # customer_invite mails only a customer with an address
     try:
         send_mail(f"Activate your {store.name} account", body, settings.DEFAULT_FROM_EMAIL, [customer.email])
     except Exception as exc:  # SMTP down, refused recipient...: undo the invite, say so
@@ -152,14 +154,20 @@ def _send_invite_email(customer: Customer, *, store: Store, url: str, expires_at
 
 
 def _staff_move(*, store: Store, customer: Customer, action: str, target: str) -> Customer:
-    """A staff enable or disable: refused from the target state itself; open invite links stop working."""
+    """A staff enable or disable: refused from the target state itself; open invite links stop working.
+
+    Disabling revokes the customer's access tokens, and disabling an enabled account records that
+    staff did it (Multipass does not re-enable such an account); enabling clears that mark."""
     with transaction.atomic():
         customer = _locked(store=store, customer=customer)
         _require_live(customer)
         _refuse(action, customer)
         now = timezone.now()
         _void_open_invites(customer, now)
-        return _move(customer, target, now)
+        if target == CustomerState.DISABLED:
+            customer_tokens_revoke(customer=customer)
+            return _move(customer, target, now, disabled_by_staff=customer.state == CustomerState.ENABLED)
+        return _move(customer, target, now, disabled_by_staff=False)
 
 
 def customer_enable(*, store: Store, customer: Customer) -> Customer:
@@ -172,8 +180,9 @@ def customer_disable(*, store: Store, customer: Customer) -> Customer:
     return _staff_move(store=store, customer=customer, action="disable", target=CustomerState.DISABLED)
 
 
-def invite_lookup(token: str) -> tuple[str, AccountInvite | None]:
-    """What a link's token opens: (InviteLinkStatus, the invite or None). Reads only."""
+def invite_lookup(token: object) -> tuple[str, AccountInvite | None]:
+    """What a link's token opens: (InviteLinkStatus, the invite or None). Reads only. `token` is
+    whatever the link carried."""
     if not isinstance(token, str) or not token or len(token) > 200:
         return InviteLinkStatus.UNKNOWN, None
     invite = (
@@ -182,7 +191,7 @@ def invite_lookup(token: str) -> tuple[str, AccountInvite | None]:
     return _link_status(invite, timezone.now()), invite
 
 
-def _link_status(invite: AccountInvite | None, now) -> str:
+def _link_status(invite: AccountInvite | None, now: dt.datetime) -> str:
     if invite is None:
         return InviteLinkStatus.UNKNOWN
     if invite.used_at is not None:
@@ -203,7 +212,7 @@ class InviteLinkUnusable(Exception):
         super().__init__(status)
 
 
-def _use_invite(token: str) -> tuple[AccountInvite, Customer, object]:
+def _use_invite(token: str) -> tuple[AccountInvite, Customer, dt.datetime]:
     """Lock the invite's customer and check the link again inside the transaction."""
     status, invite = invite_lookup(token)
     if invite is None or status != InviteLinkStatus.VALID:
@@ -230,7 +239,7 @@ def invite_accept(*, token: str, password: str, password_confirmation: str | Non
     with transaction.atomic():
         invite, customer, now = _use_invite(token)
         # The customer stands in for a user: the similarity check compares names and email.
-        password_validation.validate_password(password, user=customer)
+        password_validation.validate_password(password, user=customer)  # type: ignore[arg-type]
         return _move(customer, CustomerState.ENABLED, now, password=make_password(password))
 
 
@@ -260,7 +269,9 @@ def customer_restore(*, store: Store, customer: Customer) -> Customer:
             .first()
         )
         if taken is not None:
-            field = "id" if taken[0] == customer.ref else "email" if taken[1] == customer.email_key else "phone"
+            field: str | None = (
+                "id" if taken[0] == customer.ref else "email" if taken[1] == customer.email_key else "phone"
+            )
             raise invalid_operation(
                 f"Its {field} is now used by customer {taken[0]}: change or delete that customer first."
             )

@@ -3,8 +3,9 @@ customer's order figures (orders_count, total_spent, last_order_*)."""
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import (
@@ -22,8 +23,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from customers.emails import email_key
-from customers.errors import order_duplicate_name, undialable_phone_entry
+from customers.emails import email_key, is_written_one_way
+from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
 from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
@@ -44,7 +45,7 @@ MAX_WISHLIST_ITEMS = 1000
 MAX_PRICE = Decimal("999999999999.99")  # the largest the column (14 digits, 2 decimals) holds
 
 
-def refresh_order_figures(*, store_id: int, customer_ids) -> None:
+def refresh_order_figures(*, store_id: int, customer_ids: Iterable[int]) -> None:
     """Recompute the figures of these customers from their counted orders, in one statement.
 
     Every table is filtered by the store too, so the statement stays on one shard when the data is
@@ -80,7 +81,8 @@ def unowned_rows(*, store_id: int, email_keys: list[str], phones: list[str]) -> 
     carry one of these email keys or phones, by model."""
     found: dict = {Order: [], Wishlist: []}
     if len(email_keys) <= 1 and len(phones) <= 1:
-        email_key, phone = (email_keys or [None])[0], (phones or [None])[0]
+        email_key = email_keys[0] if email_keys else None
+        phone = phones[0] if phones else None
         params = [store_id, email_key, phone, store_id, email_key, phone]
         with connection.cursor() as cursor:
             cursor.execute(UNOWNED_OF_ONE_SQL, params)
@@ -90,7 +92,7 @@ def unowned_rows(*, store_id: int, email_keys: list[str], phones: list[str]) -> 
     # Many customers (the bulk upload): one query per table, however many keys.
     if connection.vendor == "postgresql":
         # Two array parameters however many customers (an upload has 10,000): `IN (%s, ...)` binds one per key.
-        condition = RawSQL(
+        condition: RawSQL | Q = RawSQL(
             f"(email_key = {ANY_KEY} OR phone = {ANY_KEY})",
             [joined_keys(email_keys), joined_keys(phones)],
             BooleanField(),
@@ -103,7 +105,7 @@ def unowned_rows(*, store_id: int, email_keys: list[str], phones: list[str]) -> 
     return found
 
 
-def _set_owners(model, *, store_id: int, owners: list[tuple[int, int]]) -> None:
+def _set_owners(model: type[Order | Wishlist], *, store_id: int, owners: list[tuple[int, int]]) -> None:
     """Set `customer_id` of each (row id, owner) pair in one statement joined to the pairs.
 
     (A CASE with a branch per owner is evaluated for every row: owners x rows, quadratic in a
@@ -130,7 +132,20 @@ def _set_owners(model, *, store_id: int, owners: list[tuple[int, int]]) -> None:
             )
 
 
-def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
+class NewOwner(Protocol):
+    """What the assignment reads of a new customer: a Customer, or the bulk write's stand-in."""
+
+    @property
+    def pk(self) -> int: ...
+    @property
+    def store_id(self) -> int: ...
+    @property
+    def email_key(self) -> str | None: ...
+    @property
+    def phone(self) -> str | None: ...
+
+
+def assign_unowned_orders_and_wishlists(*, customers: Sequence[NewOwner]) -> None:
     """New customers take the store's unowned orders and wishlists that carry their email or phone.
 
     A constant number of statements whatever the number of customers (the bulk upload uses it too).
@@ -161,7 +176,7 @@ def assign_unowned_orders_and_wishlists(*, customers: list[Customer]) -> None:
         )
         by_pk = {c.pk: c for c in customers}
         for row in figures:
-            customer = by_pk[row.pop("pk")]
+            customer = by_pk[row.pop("pk")]  # type: ignore[misc]  # a values() row is a plain dict
             for field, value in row.items():
                 setattr(customer, field, value)
 
@@ -171,7 +186,10 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
     cleaned: dict[str, Any] = {"email": None, "email_key": None, "phone": None}
     if data.get("email") is not None:
         email = check.text(data, "email", 254)
-        if email:
+        if email and not is_written_one_way(email):
+            # Its key would find the customer whose address it imitates and hand them the order.
+            check.errors.append(lookalike_email_entry())
+        elif email:
             cleaned["email"] = email
             cleaned["email_key"] = email_key(email)
     if data.get("phone") is not None:
@@ -255,6 +273,7 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
     if check.errors:
         raise ValidationFailed(check.errors)
+    assert name is not None  # a missing or bad name is one of the errors above
     customer = _owner(store=store, data=data, shopper=shopper)
     order = Order(
         store=store,

@@ -10,9 +10,12 @@ import re
 import uuid
 from functools import cache
 from operator import itemgetter
+from typing import Any
 
 import orjson
 from django.db import connection
+from django.db.models import Model
+from psycopg import Cursor
 from psycopg.adapt import Dumper
 from psycopg.postgres import types as pg_types
 from psycopg.pq import Format
@@ -24,7 +27,7 @@ class UuidTextBinaryDumper(Dumper):
     format = Format.BINARY
     oid = pg_types["uuid"].oid
 
-    def dump(self, obj):
+    def dump(self, obj: uuid.UUID | str) -> bytes:
         return obj.bytes if isinstance(obj, uuid.UUID) else bytes.fromhex(obj.replace("-", ""))
 
 
@@ -34,27 +37,29 @@ class JsonbBinaryDumper(Dumper):
     format = Format.BINARY
     oid = pg_types["jsonb"].oid
 
-    def dump(self, obj):
+    def dump(self, obj: object) -> bytes:
         return b"\x01" + orjson.dumps(obj)  # jsonb's binary format: version 1, then the text
 
 
 @cache
-def column_types(model) -> tuple[list[str], list[int]]:
+def column_types(model: type[Model]) -> tuple[list[str], list[int]]:
     """The model's concrete columns and their PostgreSQL type oids (varchar(255) -> varchar)."""
     fields = model._meta.concrete_fields
     names = [f.attname for f in fields]
-    oids = [pg_types[re.sub(r"\(.*\)$", "", f.db_type(connection)).strip()].oid for f in fields]
+    # A concrete field has a column type (the stubs allow None, for fields that have no column).
+    oids = [pg_types[re.sub(r"\(.*\)$", "", f.db_type(connection)).strip()].oid for f in fields]  # type: ignore[arg-type]
     return names, oids
 
 
-def copy_rows(cursor, model, rows: list[dict]) -> str:
+def copy_rows(cursor: Cursor[Any], model: type[Model], rows: list[dict]) -> str:
     """Write `rows` (dicts keyed by attname, every concrete field present) with one COPY.
 
     `cursor` is psycopg's own (Django's wrapper would translate errors; the caller does that).
     Returns the statement, for the caller's query log.
     """
     names, oids = column_types(model)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)
+    # A concrete field has a column (the stubs allow None, for fields that have no column).
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in model._meta.concrete_fields)  # type: ignore[arg-type]
     sql = f"COPY {model._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)"
     # Scoped to this cursor: nothing else of the connection changes how it dumps values.
     cursor.adapters.register_dumper(None, UuidTextBinaryDumper)

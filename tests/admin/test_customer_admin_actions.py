@@ -13,9 +13,9 @@ from tests.factories import customer_make
 CHANGELIST = "/admin/customers/customer/"
 
 
-def run_action(client, action, customers, query=""):
+def run_action(client, action, customers, query="", **extra):
     response = client.post(
-        CHANGELIST + query, {"action": action, "_selected_action": [c.pk for c in customers]}, follow=True
+        CHANGELIST + query, {"action": action, "_selected_action": [c.pk for c in customers], **extra}, follow=True
     )
     assert response.status_code == 200
     return [str(m) for m in get_messages(response.wsgi_request)] or _rendered_messages(response)
@@ -112,9 +112,18 @@ def test_restore_button_on_a_deleted_customer(admin_a, shop):
     assert fresh(gone).deleted_at is None
 
 
-def test_erase_action_wipes_deleted_customers_only(admin_a, shop):
+def test_erase_action_asks_first_then_wipes_deleted_customers_only(admin_a, shop):
     gone, live = shop["a"]["gone"], shop["a"]["first"]
-    messages = run_action(admin_a, "erase_customers", [gone, live], query="?deleted=all")
+    selection = {"action": "erase_customers", "_selected_action": [gone.pk, live.pk]}
+    page = admin_a.post(CHANGELIST + "?deleted=all", selection)
+    assert page.status_code == 200
+    assert page.templates[0].name == "admin/customers/customer/erase_selected_confirmation.html"
+    html = page.content.decode()
+    assert "Erase the personal data of 1 deleted customer?" in html and "a-gone (Store A)" in html
+    assert "1 selected customer is not deleted, or already" in html
+    assert 'name="post" value="yes"' in html and html.count('name="_selected_action"') == 2
+    assert fresh(gone).erased_at is None and fresh(gone).email is not None  # nothing yet
+    messages = run_action(admin_a, "erase_customers", [gone, live], query="?deleted=all", post="yes")
     assert messages[0] == "Erased the personal data of 1 customer."
     assert messages[1].startswith("1 not changed: ") and messages[1].endswith("(a-1)")
     erased = fresh(gone)
@@ -123,6 +132,20 @@ def test_erase_action_wipes_deleted_customers_only(admin_a, shop):
     entry = LogEntry.objects.get(object_id=str(gone.pk))
     assert entry.object_repr == "Customer a-gone"
     assert "tombstone" in entry.get_change_message()
+
+
+def test_erase_confirmation_of_customers_none_can_be_erased_offers_only_the_way_back(admin_a, shop):
+    html = admin_a.post(
+        CHANGELIST, {"action": "erase_customers", "_selected_action": [shop["a"]["first"].pk]}
+    ).content.decode()
+    assert "None of the selected customers can be erased" in html
+    assert "Yes, erase" not in html and "No, take me back" in html
+
+
+def test_erase_confirmed_for_another_stores_customers_changes_nothing(admin_a, shop):
+    gone = shop["b"]["gone"]
+    run_action(admin_a, "erase_customers", [gone], query="?deleted=all", post="yes")
+    assert fresh(gone).erased_at is None and fresh(gone).email is not None
 
 
 def test_erase_button_on_a_deleted_customer(admin_a, shop):

@@ -83,47 +83,53 @@ def test_limits_can_be_switched_off(api_a, settings):
     assert not responses[0].has_header("X-RateLimit-Remaining")
 
 
-def token_request(creds, **extra):
+def token_request(creds, secret: str | None = None, **extra):
+    secret = creds.client_secret if secret is None else secret
     return post_form(
         APIClient(),
         "/o/token/",
-        {"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": creds.client_secret},
+        {"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": secret},
         **extra,
     )
 
 
-def test_token_endpoint_has_its_own_limit_per_client(creds_a, creds_b, settings):
+def test_token_endpoint_limits_failures_per_client(creds_a, creds_b, settings):
     settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND = 0.001
     settings.TOKEN_CLIENT_RATE_LIMIT_BURST = 2
-    assert [token_request(creds_a).status_code for _ in range(2)] == [200, 200]
-    limited = token_request(creds_a)
+    assert [token_request(creds_a).status_code for _ in range(3)] == [200, 200, 200]  # successes do not count
+    assert [token_request(creds_a, "wrong").status_code for _ in range(2)] == [401, 401]
+    limited = token_request(creds_a, "wrong")
     assert limited.status_code == 429
     assert limited.json() == {
         "error": "too_many_requests",
-        "error_description": "Too many token requests; retry later.",
+        "error_description": "Too many failed client authentications; retry later.",
     }
     assert int(limited["Retry-After"]) >= 1
     # the same client through HTTP Basic is the same client; another client is not limited
     basic = APIClient()
-    basic.credentials(HTTP_AUTHORIZATION=f"Basic {basic_credentials(creds_a)}")
+    basic.credentials(HTTP_AUTHORIZATION=f"Basic {basic_credentials(creds_a, 'wrong')}")
     assert post_form(basic, "/o/token/", {"grant_type": "client_credentials"}).status_code == 429
-    assert token_request(creds_b).status_code == 200
+    assert token_request(creds_b, "wrong").status_code == 401
+    # and the store's own secret is never refused by them
+    assert token_request(creds_a).status_code == 200
 
 
-def test_token_endpoint_has_its_own_limit_per_ip(creds_a, creds_b, settings):
+def test_token_endpoint_limits_failures_per_ip(creds_a, creds_b, settings):
     settings.TOKEN_RATE_LIMIT_PER_SECOND = 0.001
     settings.TOKEN_RATE_LIMIT_BURST = 2
+    assert token_request(creds_a, "wrong").status_code == 401
+    assert token_request(creds_b, "wrong").status_code == 401
+    assert token_request(creds_b, "wrong").status_code == 429
+    assert token_request(creds_a, "wrong", REMOTE_ADDR="10.0.0.9").status_code == 401
     assert token_request(creds_a).status_code == 200
-    assert token_request(creds_b).status_code == 200
-    assert token_request(creds_b).status_code == 429
-    assert token_request(creds_a, REMOTE_ADDR="10.0.0.9").status_code == 200
 
 
-def basic_credentials(creds) -> str:
+def basic_credentials(creds, secret: str | None = None) -> str:
     """The client id and secret as HTTP Basic credentials (RFC 6749 section 2.3.1)."""
     import base64
 
-    return base64.b64encode(f"{creds.client_id}:{creds.client_secret}".encode()).decode()
+    secret = creds.client_secret if secret is None else secret
+    return base64.b64encode(f"{creds.client_id}:{secret}".encode()).decode()
 
 
 def test_the_limiter_adds_a_constant_number_of_statements(api_a, settings, shared_state):
@@ -143,3 +149,29 @@ def test_the_limiter_adds_a_constant_number_of_statements(api_a, settings, share
     print(f"\nrate limiter on the {shared_state}: {extra.pop()} extra SQL statements per request")
     # Redis keeps the buckets: no SQL. The database: savepoint, SELECT ... FOR UPDATE, UPDATE, release.
     assert {count - unlimited for count in limited} == ({0} if shared_state == "redis" else {4})
+
+
+def test_a_token_given_back_refills_the_bucket_never_above_its_burst(db):
+    limit = ratelimit.Limit("test:give-back", 0.001, 2)
+    assert ratelimit.take_each([limit]) == (None, [limit])
+    assert ratelimit.take_each([limit]) == (None, [limit])
+    refusal, taken = ratelimit.take_each([limit])
+    assert (refusal.allowed, taken) == (False, [])
+    ratelimit.give_back_each([limit])
+    assert ratelimit.take_each([limit])[0] is None
+    for _ in range(5):
+        ratelimit.give_back_each([limit])
+    assert [ratelimit.take(limit.key, rate=limit.rate, burst=limit.burst).allowed for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    ratelimit.give_back("test:never-taken", rate=1, burst=1)  # a bucket that does not exist stays so
+
+
+def test_take_each_stops_at_the_first_refusal(db):
+    first, second = ratelimit.Limit("test:first", 0.001, 1), ratelimit.Limit("test:second", 0.001, 5)
+    ratelimit.take_each([first])
+    refusal, taken = ratelimit.take_each([first, second])
+    assert refusal is not None and taken == []
+    assert ratelimit.take(second.key, rate=second.rate, burst=second.burst).remaining == 4  # untouched before

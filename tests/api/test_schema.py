@@ -57,11 +57,16 @@ def test_schema_documents_every_endpoint_errors_and_security():
             for status, response in operation["responses"].items():
                 if status.startswith(("4", "5")):
                     assert response["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+            if path.startswith("/api/me"):
+                assert operation["security"] == [{"customerToken": []}]
+                continue
             scope = "customers:read" if method == "get" else "customers:write"
+            if path.startswith("/api/accounts/"):
+                scope = "customers:sign_in"
             assert operation["security"] == [{"oauth2": [scope]}]
     flow = doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]
     assert flow["tokenUrl"] == "/o/token/"
-    assert set(flow["scopes"]) == {"customers:read", "customers:write"}
+    assert set(flow["scopes"]) == {"customers:read", "customers:write", "customers:sign_in"}
 
 
 def test_schema_and_docs_are_served_without_a_token(client: Client):

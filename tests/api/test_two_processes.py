@@ -52,6 +52,9 @@ def two_servers(request):
         pytest.skip("needs PostgreSQL: two processes on one database (run by CI's PostgreSQL pass)")
     backend = request.param
     env = {**os.environ, "DATABASE_URL": database_url(), "DEBUG": "0", "RATE_LIMIT_ENABLED": "1", "REDIS_URL": ""}
+    # The tests' fast hasher (the secrets were hashed with it) and a small budget of failed
+    # client authentications for the OAuth test.
+    env.update(FAST_PASSWORD_HASHER="1", TOKEN_CLIENT_RATE_LIMIT_BURST="4", TOKEN_CLIENT_RATE_LIMIT_PER_SECOND="0.001")
     prefix = f"twc-test:{uuid.uuid4().hex}:"
     if backend == "redis":
         require_redis()
@@ -199,3 +202,17 @@ def test_idempotency_holds_across_both_processes(two_servers):
     )
     assert last.headers["Idempotent-Replayed"] == "true" and last.content == first.content
     assert Customer.objects.filter(store=store).count() == 3001
+
+
+@BACKENDS
+@pytest.mark.django_db(transaction=True)
+def test_failed_client_authentications_are_counted_across_both_processes(two_servers):
+    creds = store_credentials_make(name="Guessed", tenant_name="Tenant Guessed")
+
+    def token_on(url, secret):
+        form = {"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": secret}
+        return requests.post(f"{url}/o/token/", data=form, timeout=30)
+
+    guesses = [token_on(url, f"guess-{n}").status_code for n, url in enumerate(two_servers.urls * 4)]
+    assert guesses == [401, 401, 401, 401, 429, 429, 429, 429]  # one budget of 4, whichever process
+    assert [token_on(url, creds.client_secret).status_code for url in two_servers.urls] == [200, 200]

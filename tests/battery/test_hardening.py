@@ -27,8 +27,13 @@ def manage(*args, env: dict) -> subprocess.CompletedProcess:
 
 
 def production_env(**extra) -> dict:
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("DJANGO_", "SECURE_", "DEBUG"))}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "SECURE_", "DEBUG", "EMAIL_", "PUBLIC_BASE_URL"))
+    }
     env.update(DJANGO_ENV="production", DJANGO_SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="api.example.com")
+    env.update(EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", PUBLIC_BASE_URL="https://api.example.com")
     env.update(extra)
     return env
 
@@ -46,6 +51,16 @@ def test_production_settings_leave_no_deploy_warning():
     print(f"\ncheck --deploy (all checks, production env): exit {result.returncode}, warnings {sorted(ids)}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ids == set(), result.stdout + result.stderr
+
+
+def test_production_without_a_mail_server_or_public_url_fails_the_deploy_checks():
+    env = production_env()
+    del env["EMAIL_BACKEND"], env["PUBLIC_BASE_URL"]  # the defaults: console mail, http://127.0.0.1:8000 links
+    result = manage("check", "--deploy", env=env)
+    ids = sorted(set(re.findall(r"\((twc\.[WE]\d+)\)", result.stdout + result.stderr)))
+    print(f"\ncheck --deploy (production env, default mail and links): exit {result.returncode}, errors {ids}")
+    assert result.returncode == 1
+    assert ids == ["twc.E001", "twc.E002"]
 
 
 def test_production_refuses_the_development_secret_key():

@@ -116,6 +116,12 @@ CASES = [
     Case("list since A's customer", "get", "/api/customers?since_id={a_ref}", expect=400),
     Case("count filtered by A's email", "get", "/api/customers/count?email={a_email}", expect=200),
     Case("count filtered by A's ids", "get", "/api/customers/count?ids={a_ref}", expect=200),
+    Case("sign_in with A's email", "post", "/api/accounts/sign_in", {"email": "{a_email}", "password": "x"}, 400),
+    Case("/api/me with B's store token", "get", "/api/me", expect=401),
+    Case("PATCH /api/me with B's store token", "patch", "/api/me", {"first_name": "x"}, expect=401),
+    Case("/api/me/orders with B's store token", "get", "/api/me/orders", expect=401),
+    Case("send_password_reset to A's customer", "post", "/api/customers/{a_ref}/send_password_reset", {}),
+    Case("recover with A's email", "post", "/api/accounts/recover", {"email": "{a_email}"}, expect=202),
 ]
 
 # Values that change from one run to the next whatever the store: masked before comparing twins.

@@ -47,6 +47,7 @@ ACCEPTED = {
     "tags": ("vip", "tags"),
     "addresses": ([{"city": "Ottawa"}], "_addresses"),
     "version": (3, "_version"),
+    "password_hash": ("$2b$04$UQOnQq6KhShBhKoU7swjs.ARcwLIDimT4wdXe4BiRi2a83paoUvrq", "password"),
 }
 
 

@@ -17,9 +17,18 @@ from tests.factories import customer_make
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "customers"
 
 
-def run_import(path, *args):
+def run_import(path, *args, status=0):
+    """The command's output; `status` is the exit status expected of an import that finished: 0 when
+    every row landed, 2 with rejected rows (1, could not finish, raises CommandError)."""
     out, err = StringIO(), StringIO()
-    call_command("import_customers", str(path), "--store", "Store A", *args, stdout=out, stderr=err)
+    try:
+        call_command("import_customers", str(path), "--store", "Store A", *args, stdout=out, stderr=err)
+        code = 0
+    except CommandError as exc:
+        if exc.returncode != 2:
+            raise
+        code = exc.returncode
+    assert code == status, out.getvalue()
     return out.getvalue(), err.getvalue()
 
 
@@ -139,14 +148,16 @@ def test_format_override(store_a, tmp_path):
     shutil.copy(FIXTURES / "customers.jsonl", path)
     out, _ = run_import(path, "--format", "jsonl", "--no-progress")
     assert "created: 2," in out
-    out, _ = run_import(path, "--format", "csv", "--no-progress", "--on-conflict", "skip")
-    assert "created: 0, updated: 0, skipped: 0, failed: 1" in out  # as CSV: a header and one bad row
+    # As CSV, its first line is no header: the import stops before any row.
+    with pytest.raises(CommandError, match="names none of the columns an import reads") as stopped:
+        run_import(path, "--format", "csv", "--no-progress", "--on-conflict", "skip")
+    assert stopped.value.returncode == 1
 
 
 def test_broken_rows_summary_and_errors_file(store_a, tmp_path):
     customer_make(store=store_a, id="x-1", email="taken@example.com")
     errors_path = tmp_path / "errors.csv"
-    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
+    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path), status=2)
     assert out.splitlines() == [
         f"Read 8 rows from {FIXTURES / 'broken.csv'} (CSV with the API's field names).",
         "created: 2, updated: 0, skipped: 0, failed: 6",
@@ -194,7 +205,7 @@ def test_jsonl_errors_file_reimports(store_a, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"id": "e-1", "email": "bad"}\nnot json\n{"id": "e-2", "email": "fine@example.com"}\n')
     errors_path = tmp_path / "errors.jsonl"
-    out, _ = run_import(source, "--no-progress", "--errors", str(errors_path))
+    out, _ = run_import(source, "--no-progress", "--errors", str(errors_path), status=2)
     assert "created: 1, updated: 0, skipped: 0, failed: 2" in out
     entries = [json.loads(line) for line in errors_path.read_text().splitlines()]
     assert [e["line"] for e in entries] == [1, 2]
@@ -210,7 +221,7 @@ def test_jsonl_errors_file_reimports(store_a, tmp_path):
 
 def test_dry_run_writes_nothing(store_a, tmp_path):
     errors_path = tmp_path / "errors.csv"
-    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--dry-run", "--errors", str(errors_path))
+    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--dry-run", "--errors", str(errors_path), status=2)
     assert "Would have created: 3, updated: 0, skipped: 0, failed: 5 (dry run: nothing written)" in out
     assert not Customer.objects.exists() and not Address.objects.exists()
     assert len(errors_path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()) == 6
@@ -222,7 +233,7 @@ def test_conflict_modes(store_a, tmp_path):
     path.write_text(
         '{"id": "c-1", "email": "hal@example.com", "first_name": "Hal"}\n{"id": "c-9", "email": "new@example.com"}\n'
     )
-    out, _ = run_import(path, "--no-progress")
+    out, _ = run_import(path, "--no-progress", status=2)
     assert "created: 1, updated: 0, skipped: 0, failed: 1" in out
     out, _ = run_import(path, "--no-progress", "--on-conflict", "skip")
     assert "created: 0, updated: 0, skipped: 2, failed: 0" in out
@@ -274,7 +285,7 @@ def test_batches_validated_ahead_in_a_thread_keep_file_order(store_a, tmp_path):
     lines.append(json.dumps({"id": "w-dup", "email": "W1@example.com"}))
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out, _ = run_import(path, "--no-progress", "--batch-size", "3", "--jobs", "1")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "3", "--jobs", "1", status=2)
     assert "created: 9, updated: 0, skipped: 0, failed: 2" in out
     assert "  line 5: email: 'email' is not a valid email address." in out
     assert "  line 11: email: Another customer of this store already has this email." in out
@@ -290,7 +301,7 @@ def test_parallel_jobs_on_postgresql(store_a, tmp_path):
     lines.append(json.dumps({"id": "p-dup", "email": "P3@example.com"}))  # a row of another batch
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n")
-    out, _ = run_import(path, "--no-progress", "--batch-size", "4", "--jobs", "2")
+    out, _ = run_import(path, "--no-progress", "--batch-size", "4", "--jobs", "2", status=2)
     assert "created: 40, updated: 0, skipped: 0, failed: 1" in out
     assert "  line 41: email: Another customer of this store already has this email." in out
     assert Customer.objects.filter(store=store_a).count() == 40
@@ -327,7 +338,7 @@ def test_an_errors_file_naming_the_input_is_refused_before_anything_is_read(stor
 
 def test_a_jsonl_errors_file_keeps_rows_that_are_not_utf8(store_a, tmp_path):
     errors_path = tmp_path / "errors.jsonl"
-    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
+    out, _ = run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path), status=2)
     assert "failed: 5" in out
     entries = [json.loads(line) for line in errors_path.read_text(encoding="utf-8").splitlines()]
     assert len(entries) == 5
@@ -339,7 +350,7 @@ def test_a_jsonl_errors_file_keeps_rows_that_are_not_utf8(store_a, tmp_path):
 def test_a_deeply_nested_addresses_cell_fails_its_row_only(store_a, tmp_path):
     source = tmp_path / "in.csv"
     source.write_text('id,email,addresses\nd-1,d1@example.com,"' + "[" * 100_000 + '"\nd-2,d2@example.com,\n')
-    out, _ = run_import(source, "--no-progress")
+    out, _ = run_import(source, "--no-progress", status=2)
     assert "created: 1, updated: 0, skipped: 0, failed: 1" in out
     assert "  line 2: addresses: " in out
     assert live_customer("d-2").email == "d2@example.com"
@@ -347,10 +358,99 @@ def test_a_deeply_nested_addresses_cell_fails_its_row_only(store_a, tmp_path):
 
 def test_a_gzipped_errors_file_is_compressed_and_reimports(store_a, tmp_path):
     errors_path = tmp_path / "errors.csv.gz"
-    run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path))
+    run_import(FIXTURES / "broken.csv", "--no-progress", "--errors", str(errors_path), status=2)
     with gzip.open(errors_path, "rt", encoding="utf-8", errors="surrogateescape", newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0][:4] == ["error_line", "error_field", "error_code", "error_reason"]
     assert len(rows) == 1 + 5
-    out, _ = run_import(errors_path, "--no-progress", "--dry-run")
+    out, _ = run_import(errors_path, "--no-progress", "--dry-run", status=2)
     assert "Read 5 rows" in out
+
+
+def read_csv(path):
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.reader(f))
+
+
+def write_csv(path, rows):
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f).writerows(rows)
+
+
+def test_the_errors_file_is_safe_for_spreadsheets_and_reimports_as_it_was(store_a, tmp_path):
+    source = tmp_path / "in.csv"
+    write_csv(
+        source,
+        [
+            ["id", "email", "phone", "first_name", "note", "=bad"],
+            ["s-1", "nope", "+1 613 555 0100", "@SUM(A1)", "=1+1", ""],
+            ["s-2", "nope", "", "-Dash", "'hello", ""],
+            ["s-3", "nope", "", "+plus", "\tindented\r\nnote", ""],
+            ["s-4", "s4@example.com", "", "", "", "x"],  # fails on the unknown column "=bad"
+        ],
+    )
+    errors_path = tmp_path / "errors.csv"
+    run_import(source, "--no-progress", "--errors", str(errors_path), status=2)
+    rows = read_csv(errors_path)
+    assert rows[0] == [*("error_line", "error_field", "error_code", "error_reason"), *rows[0][4:]]
+    assert rows[0][4:] == ["id", "email", "phone", "first_name", "note", "'=bad"]
+    assert rows[1][4:] == ["s-1", "nope", "'+1 613 555 0100", "'@SUM(A1)", "'=1+1", ""]
+    assert rows[2][4:] == ["s-2", "nope", "", "'-Dash", "'hello", ""]  # "'hello" stays as it was
+    assert rows[3][4:] == ["s-3", "nope", "", "'+plus", "'\tindented\r\nnote", ""]
+    assert rows[4][1] == "'=bad"  # the errors file's own error_field cell
+    assert not [cell for row in rows for cell in row if cell[:1] in "=+-@\t\r" and cell]
+
+    # Fixed in a text editor (the "'"s still there), the file imports as the source meant it.
+    for row in rows[1:4]:
+        row[5] = f"{row[4]}@example.com"
+    write_csv(errors_path, [[cell for i, cell in enumerate(row) if i != 9] for row in rows[:4]])
+    out, _ = run_import(errors_path, "--no-progress")
+    assert "created: 3, updated: 0, skipped: 0, failed: 0" in out
+    s1, s2, s3 = (live_customer(ref) for ref in ("s-1", "s-2", "s-3"))
+    assert (s1.phone, s1.first_name, s1.note) == ("+16135550100", "@SUM(A1)", "=1+1")
+    assert (s2.first_name, s2.note) == ("-Dash", "'hello")
+    assert (s3.first_name, s3.note) == ("+plus", "\tindented\r\nnote")
+
+
+def test_exit_status_0_2_1(store_a, tmp_path):
+    good, mixed, cut = tmp_path / "good.jsonl", tmp_path / "mixed.jsonl", tmp_path / "cut.json"
+    good.write_text('{"id": "x-1", "email": "x1@example.com"}\n')
+    mixed.write_text('{"id": "x-2", "email": "x2@example.com"}\n{"id": "x-3", "email": "bad"}\n')
+    cut.write_text('[{"id": "x-4", "email": "x4@example.com"}, {"id"')
+    run_import(good, "--no-progress", status=0)
+    run_import(mixed, "--no-progress", status=2)
+    run_import(mixed, "--no-progress", "--on-conflict", "skip", status=2)  # x-2 skipped, x-3 still rejected
+    with pytest.raises(CommandError) as stopped:
+        run_import(cut, "--no-progress")
+    assert stopped.value.returncode == 1
+    with pytest.raises(CommandError, match="rows were rejected") as rejected:
+        call_command("import_customers", str(mixed), "--store", "Store A", "--on-conflict", "skip", stdout=StringIO())
+    assert rejected.value.returncode == 2 and str(rejected.value) == "1 of 2 rows were rejected (listed above)"
+
+
+def test_a_file_without_a_header_stops_before_any_row(store_a, tmp_path):
+    source = tmp_path / "no-header.csv"
+    write_csv(source, [["h-1", "h1@example.com", "+16135550101"], ["h-2", "h2@example.com", ""]])
+    out = StringIO()
+    with pytest.raises(CommandError) as stopped:
+        call_command("import_customers", str(source), "--store", "Store A", "--no-progress", stdout=out)
+    assert stopped.value.returncode == 1
+    assert f"the first row of {source} (3 cells) names none of the columns an import reads" in str(stopped.value)
+    assert "a file needs a header row" in str(stopped.value)
+    assert "Read 0 rows" in out.getvalue()
+    assert not Customer.objects.filter(store=store_a).exists()
+
+
+def test_the_summary_names_the_columns_a_shopify_export_has_beyond_ours(store_a, tmp_path):
+    source = tmp_path / "export.csv"
+    rows = read_csv(FIXTURES / "shopify_export.csv")
+    extra = [f"Metafield: custom.field_{i} [single_line_text_field]" for i in range(11)] + ["WhatsApp Phone"]
+    write_csv(source, [rows[0] + extra] + [row + [""] * len(extra) for row in rows[1:]])
+    out, _ = run_import(source, "--no-progress")
+    lines = out.splitlines()
+    assert lines[1] == "created: 3, updated: 0, skipped: 0, failed: 0"
+    assert lines[2] == (
+        "Columns not imported (no customer field comes from them): Accepts SMS Marketing, Total Spent, Total Orders, "
+        + ", ".join(extra[:7])
+        + " and 5 more."
+    )

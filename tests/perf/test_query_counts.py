@@ -177,6 +177,8 @@ def test_delete(api_a, holding, store_a):
         "SELECT oauth2_provider_accesstoken",
         "SELECT customers_customer",
         "UPDATE customers_customer",
+        # A deleted customer's access tokens are revoked (one statement, whether it has any or not).
+        "UPDATE accounts_customeraccesstoken",
     ]
 
 

@@ -1,5 +1,6 @@
 """OAuth 2.0 client credentials, scopes and the store a token maps to."""
 
+import base64
 import datetime as dt
 
 import pytest
@@ -79,7 +80,7 @@ def test_token_without_scope_gets_all_granted_scopes(creds_a):
         "/o/token/",
         {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": creds_a.client_secret},
     )
-    assert set(response.json()["scope"].split()) == {"customers:read", "customers:write"}
+    assert set(response.json()["scope"].split()) == {"customers:read", "customers:write", "customers:sign_in"}
 
 
 def test_scope_the_application_lacks_is_invalid_scope(store_a):
@@ -149,3 +150,54 @@ def test_scopes_taken_from_the_application_bind_its_live_tokens(creds_a):
     assert response.status_code == 403
     assert response.json()["errors"][0]["code"] == "InsufficientScope"
     assert client.get("/api/customers/c-1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("authorization", "query", "challenge"),
+    [
+        (None, "", 'Bearer realm="api"'),  # no token: the challenge names no error (RFC 6750 section 3.1)
+        ("Basic abc", "", 'Bearer realm="api"'),  # another scheme is no bearer token either
+        ("Bearer not-a-token", "", 'Bearer realm="api", error="invalid_token"'),
+        ("Bearer a b", "", 'Bearer realm="api", error="invalid_request"'),
+        (None, "?access_token=abc", 'Bearer realm="api", error="invalid_request"'),
+    ],
+)
+def test_401_challenges_follow_rfc_6750(db, authorization, query, challenge):
+    client = APIClient()
+    if authorization:
+        client.credentials(HTTP_AUTHORIZATION=authorization)
+    response = client.get(f"/api/customers/x{query}")
+    assert_invalid_token(response)
+    assert response["WWW-Authenticate"] == challenge
+
+
+def test_an_expired_or_revoked_token_is_an_invalid_token_challenge(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    AccessToken.objects.update(expires=timezone.now() - dt.timedelta(seconds=1))
+    expired = api_client(token).get("/api/customers/x")
+    assert expired["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+    AccessToken.objects.all().delete()
+    revoked = api_client(token).get("/api/customers/x")
+    assert revoked["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
+
+
+def test_403_challenge_names_the_missing_scope(scoped_client):
+    response = scoped_client("customers:read").post("/api/customers", {"email": "a@x.com"})
+    assert response.status_code == 403
+    assert response["WWW-Authenticate"] == 'Bearer realm="api", error="insufficient_scope", scope="customers:write"'
+
+
+def test_a_failed_client_authentication_is_challenged_with_basic(creds_a):
+    by_body = post_form(
+        APIClient(),
+        "/o/token/",
+        {"grant_type": "client_credentials", "client_id": creds_a.client_id, "client_secret": "wrong"},
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Basic " + base64.b64encode(f"{creds_a.client_id}:wrong".encode()).decode())
+    by_basic = post_form(client, "/o/token/", {"grant_type": "client_credentials"})
+    revoke = post_form(client, "/o/revoke_token/", {"token": "x"})
+    introspect = post_form(client, "/o/introspect/", {"token": "x"})
+    for response in (by_body, by_basic, revoke, introspect):
+        assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+        assert response["WWW-Authenticate"] == 'Basic realm="oauth"'

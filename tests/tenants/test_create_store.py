@@ -51,3 +51,12 @@ def test_duplicate_store_name_is_refused(db):
     run_create_store("Shop", "--tenant", "Acme", "--json")
     with pytest.raises(CommandError, match="already exists"):
         run_create_store("Shop", "--tenant", "Acme", "--json")
+
+
+def test_codes_in_lower_case_are_upper_cased_and_checked(db):
+    run_create_store("Shop", "--tenant", "Acme", "--country", "ca", "--currency", "cad", "--json")
+    assert Store.objects.values_list("country", "currency").get() == ("CA", "CAD")
+    with pytest.raises(CommandError, match=r"--country: 'AQ' has no telephone numbering plan"):
+        run_create_store("Shop 2", "--tenant", "Acme", "--country", "aq")
+    with pytest.raises(CommandError, match=r"--currency: 'XYZ' is not an ISO 4217 currency code"):
+        run_create_store("Shop 2", "--tenant", "Acme", "--currency", "xyz")

@@ -7,3 +7,6 @@ class ApiConfig(AppConfig):
     name = "twc.api"
     label = "twc_api"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        from twc import checks  # noqa: F401  (registers the project's deploy checks)

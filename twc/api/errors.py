@@ -53,8 +53,8 @@ class FieldError:
     field: str | None = None
     duplicate_value: object = None
 
-    def as_dict(self) -> dict:
-        entry = {"code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, object]:
+        entry: dict[str, object] = {"code": self.code, "message": self.message}
         if self.field is not None:
             entry["field"] = self.field
         if self.code == ErrorCode.DUPLICATE_FIELD:
@@ -67,7 +67,9 @@ class ApiError(Exception):
 
     status = 400
 
-    def __init__(self, errors: list[FieldError] | FieldError, status: int | None = None, headers: dict | None = None):
+    def __init__(
+        self, errors: list[FieldError] | FieldError, status: int | None = None, headers: dict[str, str] | None = None
+    ):
         self.errors = errors if isinstance(errors, list) else [errors]
         if status is not None:
             self.status = status
@@ -90,7 +92,7 @@ def invalid_field_entry(field_name: str | None, message: str) -> FieldError:
     return FieldError(ErrorCode.INVALID_FIELD, message, field=field_name)
 
 
-def unknown_field_entry(name) -> FieldError:
+def unknown_field_entry(name: object) -> FieldError:
     """A field a body must not have (it catches typos); `name` as sent, cut to 100 characters."""
     shown = str(name)[:100]
     return invalid_field_entry(shown, f"Unknown field '{shown}'.")
@@ -100,7 +102,7 @@ def required_field_entry(field_name: str, message: str | None = None) -> FieldEr
     return FieldError(ErrorCode.REQUIRED_FIELD, message or f"'{field_name}' is required.", field=field_name)
 
 
-def duplicate_field_entry(field_name: str, value, message: str) -> FieldError:
+def duplicate_field_entry(field_name: str, value: object, message: str) -> FieldError:
     return FieldError(ErrorCode.DUPLICATE_FIELD, message, field=field_name, duplicate_value=value)
 
 
@@ -117,18 +119,43 @@ def required_field(field_name: str, message: str | None = None) -> ValidationFai
     return ValidationFailed(required_field_entry(field_name, message))
 
 
-def duplicate_field(field_name: str, value, message: str) -> ApiError:
+def duplicate_field(field_name: str, value: object, message: str) -> ApiError:
     return ApiError(duplicate_field_entry(field_name, value, message), status=409)
 
 
-def invalid_token(message: str) -> ApiError:
+# RFC 6750 section 3.1: the error a Bearer challenge names, and the refusal of a request that sent no
+# bearer token (no header, or another scheme), whose challenge names none.
+INVALID_REQUEST = "invalid_request"
+INVALID_TOKEN = "invalid_token"
+NO_BEARER_TOKEN = "no_bearer_token"
+
+
+def _bearer_challenge(error: str | None = None, *, scope: str | None = None) -> str:
+    """The `WWW-Authenticate` of an /api/ 401 or 403 (RFC 6750 section 3)."""
+    params = ['realm="api"']
+    if error in (INVALID_REQUEST, INVALID_TOKEN, "insufficient_scope"):
+        params.append(f'error="{error}"')
+    if scope:
+        params.append(f'scope="{scope}"')
+    return "Bearer " + ", ".join(params)
+
+
+def invalid_token(message: str, *, bearer_error: str | None = None) -> ApiError:
+    """401; `bearer_error` is None when no token was sent, else INVALID_TOKEN or INVALID_REQUEST."""
     return ApiError(
-        FieldError(ErrorCode.INVALID_TOKEN, message), status=401, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+        FieldError(ErrorCode.INVALID_TOKEN, message),
+        status=401,
+        headers={"WWW-Authenticate": _bearer_challenge(bearer_error)},
     )
 
 
-def insufficient_scope(message: str) -> ApiError:
-    return ApiError(FieldError(ErrorCode.INSUFFICIENT_SCOPE, message), status=403)
+def insufficient_scope(message: str, *, scope: str | None = None) -> ApiError:
+    """403 with the challenge naming the scope the request needs."""
+    return ApiError(
+        FieldError(ErrorCode.INSUFFICIENT_SCOPE, message),
+        status=403,
+        headers={"WWW-Authenticate": _bearer_challenge("insufficient_scope", scope=scope)},
+    )
 
 
 def not_found(message: str) -> ApiError:

@@ -4,6 +4,7 @@
 """
 
 import logging
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -41,13 +42,30 @@ def is_database_unavailable(exc: Exception) -> bool:
     )
 
 
-def error_body(status: int, errors: list[FieldError]) -> dict:
+def is_statement_timeout(exc: Exception) -> bool:
+    """A statement cut by the statement timeout (twc/statement_timeout.py): PostgreSQL's
+    query_canceled (SQLSTATE 57014, psycopg's QueryCanceled) or SQLite's interrupt."""
+    if not isinstance(exc, OperationalError):
+        return False
+    return getattr(exc.__cause__, "sqlstate", None) == "57014" or str(exc) == "interrupted"
+
+
+def unavailable_error(exc: Exception) -> ApiError:
+    """The 503 of a database error that is no bug: a statement that ran too long, or an outage."""
+    if is_statement_timeout(exc):
+        logger.warning("statement timeout")
+        return service_unavailable("The request took too long for the database; retry later, or narrow it.")
+    logger.warning("database unavailable: %s", exc.__class__.__name__)
+    return service_unavailable()
+
+
+def error_body(status: int, errors: list[FieldError]) -> dict[str, object]:
     return {"statusCode": status, "message": errors[0].message, "errors": [e.as_dict() for e in errors]}
 
 
-def _drf_validation_entries(detail, prefix: str = "") -> list[FieldError]:
+def _drf_validation_entries(detail: object, prefix: str | None = "") -> list[FieldError]:
     if isinstance(detail, dict):
-        entries = []
+        entries: list[FieldError] = []
         for key, value in detail.items():
             name = key if not prefix else f"{prefix}.{key}"
             if key == "non_field_errors":
@@ -74,8 +92,9 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, drf.UnsupportedMediaType):
         return unsupported_media_type()
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
-        message = str(exc.detail) if isinstance(exc, drf.AuthenticationFailed) else "A valid bearer token is required."
-        return invalid_token(message)
+        if isinstance(exc, drf.NotAuthenticated):
+            return invalid_token("A valid bearer token is required.")
+        return invalid_token(str(exc.detail), bearer_error=exc.get_codes())
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
         return insufficient_scope("The token lacks the scope this request needs.")
     if isinstance(exc, (drf.NotFound, Http404)):
@@ -83,7 +102,8 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, drf.MethodNotAllowed):
         return method_not_allowed(str(exc.detail))
     if isinstance(exc, drf.Throttled):
-        return too_many_requests(retry_after=max(1, int(exc.wait or 1)))
+        # Throttled.__init__ sets `wait`; the stubs do not declare it.
+        return too_many_requests(retry_after=max(1, int(exc.wait or 1)))  # type: ignore[attr-defined]
     if isinstance(exc, drf.ValidationError):
         return ApiError(_drf_validation_entries(exc.detail) or [invalid_field_entry(None, "Invalid input.")])
     if isinstance(exc, DjangoValidationError):
@@ -91,8 +111,7 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, SuspiciousOperation):
         return invalid_json_input("The request could not be read.")
     if is_database_unavailable(exc):
-        logger.warning("database unavailable: %s", exc.__class__.__name__)
-        return service_unavailable()
+        return unavailable_error(exc)
     if isinstance(exc, drf.APIException):
         return invalid_operation(str(exc.detail), status=exc.status_code)
     return None
@@ -105,7 +124,7 @@ def error_response(error: ApiError) -> Response:
     return response
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF's EXCEPTION_HANDLER: an unexpected exception is logged and answered 500 in the same shape."""
     error = to_api_error(exc)
     if error is None:

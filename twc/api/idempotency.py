@@ -19,15 +19,17 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from twc.api.errors import idempotency_key_in_progress, idempotency_key_reused, invalid_field, service_unavailable
-from twc.api.middleware import answers_503_when_database_is_down, json_error_response
+from twc.api.middleware import GetResponse, answers_503_when_database_is_down, json_error_response
 from twc.api.models import IdempotencyRecord
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
@@ -45,7 +47,7 @@ def is_kept(status: int) -> bool:
 @dataclass
 class Stored:
     status: int
-    headers: dict
+    headers: dict[str, Any]
     body: bytes
 
 
@@ -119,7 +121,7 @@ def _database_begin(store_id: int, key: str, fingerprint: str) -> Claim:
         now = timezone.now()
         try:
             with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
+                created = IdempotencyRecord.objects.create(
                     store_id=store_id,
                     key=key,
                     fingerprint=fingerprint,
@@ -128,7 +130,7 @@ def _database_begin(store_id: int, key: str, fingerprint: str) -> Claim:
                     created_at=now,
                     expires_at=now + dt.timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
                 )
-            return Claim("new", owner=owner, record_id=record.pk)
+            return Claim("new", owner=owner, record_id=created.pk)
         except IntegrityError:
             pass
         record = IdempotencyRecord.objects.filter(store_id=store_id, key=key).first()
@@ -152,9 +154,10 @@ def _database_begin(store_id: int, key: str, fingerprint: str) -> Claim:
     return Claim("running")
 
 
-def expired_records_delete(*, store=None) -> int:
+def expired_records_delete(*, store: Any = None) -> int:
     """Delete the stored responses past their expiry (they hold customers' data): the database
-    backend only; Redis expires its keys by itself. The number deleted."""
+    backend only; Redis expires its keys by itself. The number deleted. `store`: a tenants.Store, or
+    None for every store."""
     expired = IdempotencyRecord.objects.filter(expires_at__lt=timezone.now())
     if store is not None:
         expired = expired.filter(store=store)
@@ -162,6 +165,7 @@ def expired_records_delete(*, store=None) -> int:
 
 
 def _database_finish(claim: Claim, stored: Stored | None) -> None:
+    assert claim.record_id is not None  # a claim this backend made "new" names its row
     mine = IdempotencyRecord.objects.filter(pk=claim.record_id, owner=claim.owner, status__isnull=True)
     if stored is None:
         mine.delete()
@@ -170,10 +174,10 @@ def _database_finish(claim: Claim, stored: Stored | None) -> None:
 
 
 # --- The middleware -----------------------------------------------------------------------------
-def fingerprint_of(request) -> str:
+def fingerprint_of(request: HttpRequest) -> str:
     digest = hashlib.sha256()
     # The query string too: ?on_conflict=skip and ?on_conflict=update are different requests.
-    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
+    for part in ((request.method or "").encode(), request.get_full_path().encode(), request.body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -188,11 +192,11 @@ def replay(stored: Stored) -> HttpResponse:
 
 
 class IdempotencyMiddleware:
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse):
         self.get_response = get_response
 
     @answers_503_when_database_is_down
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         key = request.headers.get(HEADER)
         if key is None or request.method != "POST" or not request.path_info.startswith("/api/"):
             return self.get_response(request)
@@ -211,6 +215,7 @@ class IdempotencyMiddleware:
             outage = service_unavailable("Idempotency keys cannot be checked right now; retry later.")
             return json_error_response(outage)
         if claim.outcome == "replay":
+            assert claim.stored is not None  # a "replay" claim carries what it replays
             return replay(claim.stored)
         if claim.outcome == "mismatch":
             reused = idempotency_key_reused(f"This {HEADER} was already used with a different request.")
@@ -225,7 +230,7 @@ class IdempotencyMiddleware:
         stored = None
         try:
             response = self.get_response(request)
-            if is_kept(response.status_code) and not response.streaming:
+            if is_kept(response.status_code) and isinstance(response, HttpResponse):  # not streamed
                 headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
                 stored = Stored(response.status_code, headers, response.content)
             return response

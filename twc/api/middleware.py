@@ -1,13 +1,20 @@
 """Guards for /api/ that must act before a view runs."""
 
 import functools
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
-from twc.api.errors import ApiError, invalid_json_input, payload_too_large, service_unavailable
-from twc.api.exceptions import error_body, is_database_unavailable
+from twc.api.errors import ApiError, invalid_json_input, payload_too_large
+from twc.api.exceptions import error_body, is_database_unavailable, unavailable_error
 from twc.api.renderers import dumps
+
+# What Django hands a middleware: the rest of the chain.
+GetResponse = Callable[[HttpRequest], HttpResponseBase]
+Middleware = TypeVar("Middleware")
 
 
 def json_error_response(error: ApiError) -> HttpResponse:
@@ -22,10 +29,10 @@ def json_error_response(error: ApiError) -> HttpResponse:
 class ApiBodyLimitMiddleware:
     """Answer an oversized /api/ body with 413 in the contract's shape before anything reads it."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info.startswith("/api/"):
             try:
                 length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -43,17 +50,19 @@ class NoStoreMiddleware:
     """Customer data must not sit in a browser's or a proxy's cache: `Cache-Control: no-store` on
     every /api/ and /o/ response."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         if request.path_info.startswith(("/api/", "/o/")):
             response["Cache-Control"] = "no-store"
         return response
 
 
-def answers_503_when_database_is_down(call):
+def answers_503_when_database_is_down(
+    call: Callable[[Middleware, HttpRequest], HttpResponseBase],
+) -> Callable[[Middleware, HttpRequest], HttpResponseBase]:
     """For a middleware's __call__ that reads the database itself (rate limits, idempotency keys).
 
     Django turns an exception raised inside a middleware into an HTML 500 at that very layer, so no
@@ -61,12 +70,12 @@ def answers_503_when_database_is_down(call):
     """
 
     @functools.wraps(call)
-    def guarded(self, request):
+    def guarded(self: Middleware, request: HttpRequest) -> HttpResponseBase:
         try:
             return call(self, request)
         except Exception as exc:
             if is_database_unavailable(exc):
-                return json_error_response(service_unavailable())
+                return json_error_response(unavailable_error(exc))
             raise
 
     return guarded
@@ -76,13 +85,13 @@ class DatabaseUnavailableMiddleware:
     """A database outage raised by a view outside DRF (the OAuth token endpoint, the admin) is a
     503 in the contract's shape, not Django's HTML 500. DRF views already answer it themselves."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse):
         self.get_response = get_response
 
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         return self.get_response(request)
 
-    def process_exception(self, request, exception):
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if is_database_unavailable(exception):
-            return json_error_response(service_unavailable())
+            return json_error_response(unavailable_error(exception))
         return None

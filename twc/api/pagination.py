@@ -15,12 +15,15 @@ import binascii
 import datetime as dt
 import json
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
-from django.db.models import Q, QuerySet
+from django.db.models import Model, Q, QuerySet
+from django.http import HttpRequest
+from django.utils.encoding import escape_uri_path
 
 from twc.api.errors import ValidationFailed, invalid_field
-from twc.text import parse_iso_datetime
+from twc.text import in_utc, parse_iso_datetime
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
@@ -45,7 +48,7 @@ class Ordering:
 
 def orderings(fields: list[str], *, tiebreak: str) -> dict[str, Ordering]:
     """`created_at` and `-created_at` for each field, with the model's primary key as tiebreak."""
-    result = {}
+    result: dict[str, Ordering] = {}
     for field in fields:
         result[field] = Ordering(field, field, False, tiebreak)
         result[f"-{field}"] = Ordering(f"-{field}", field, True, tiebreak)
@@ -61,7 +64,7 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
-def encode_cursor(ordering: Ordering, value, tiebreak: int, direction: str) -> str:
+def encode_cursor(ordering: Ordering, value: object, tiebreak: int, direction: str) -> str:
     if isinstance(value, dt.datetime):
         value = value.isoformat()
     document = json.dumps({"o": ordering.name, "v": value, "t": tiebreak, "d": direction}, separators=(",", ":"))
@@ -84,9 +87,11 @@ def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
         raise _bad_cursor()
     value, tiebreak, direction = document.get("v"), document.get("t"), document.get("d")
     parsed = parse_iso_datetime(value) if isinstance(value, str) else None
+    # In UTC: PostgreSQL refuses offsets past 15:59 and Python cannot shift year 1 or 9999 out of
+    # range; a cursor we wrote is always in UTC-representable range.
+    parsed = in_utc(parsed) if parsed is not None and parsed.tzinfo is not None else None
     if (
         parsed is None
-        or parsed.tzinfo is None
         or type(tiebreak) is not int
         or not 0 <= tiebreak < 2**63
         or direction not in ("next", "previous")
@@ -95,7 +100,7 @@ def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
     return parsed, tiebreak, direction
 
 
-def _after(ordering: Ordering, value, tiebreak: int, *, backwards: bool) -> Q:
+def _after(ordering: Ordering, value: object, tiebreak: int, *, backwards: bool) -> Q:
     """Rows strictly after (value, tiebreak) in the ordering's direction (before it when backwards)."""
     greater = ordering.descending == backwards
     op = "gt" if greater else "lt"
@@ -109,12 +114,12 @@ def _after(ordering: Ordering, value, tiebreak: int, *, backwards: bool) -> Q:
 
 @dataclass
 class Page:
-    items: list
+    items: list[Any]
     next_cursor: str | None
     previous_cursor: str | None
 
 
-def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str | None) -> Page:
+def paginate(queryset: QuerySet[Any], *, ordering: Ordering, limit: int, cursor: str | None) -> Page:
     """One page of `queryset` in `ordering`, at most `limit` rows, with the cursors around it."""
     if cursor is None:
         rows = list(queryset.order_by(*ordering.order_by())[: limit + 1])
@@ -134,7 +139,7 @@ def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str 
     if backwards:
         items.reverse()
         # We came back from the page after this one, so it exists.
-        next_cursor = (
+        next_cursor: str | None = (
             _cursor_of(ordering, items[-1], "next") if items else encode_cursor(ordering, value, tiebreak, "next")
         )
         previous_cursor = _cursor_of(ordering, items[0], "previous") if has_more else None
@@ -149,19 +154,25 @@ def paginate(queryset: QuerySet, *, ordering: Ordering, limit: int, cursor: str 
     return Page(items, next_cursor, previous_cursor)
 
 
-def _cursor_of(ordering: Ordering, row, direction: str) -> str:
+def _cursor_of(ordering: Ordering, row: Model, direction: str) -> str:
     return encode_cursor(ordering, getattr(row, ordering.field), getattr(row, ordering.tiebreak), direction)
 
 
-def link_header(request, page: Page) -> str | None:
+def link_header(request: HttpRequest, page: Page, *, path: str | None = None) -> str | None:
     """Shopify's `Link: <url>; rel="next", <url>; rel="previous"`; the URLs keep the request's other
-    query parameters (filters, fields, ordering, limit)."""
+    query parameters (filters, fields, ordering, limit).
+
+    `path` is the listing's path, already percent-encoded (a view whose path holds an id encodes it
+    as one segment); by default the request's, encoded again: Django decoded it, and a `?`, `#` or
+    space taken from an id would end or break the URL.
+    """
+    base = request.build_absolute_uri(path if path is not None else escape_uri_path(request.path))
     links = []
     for rel, cursor in (("previous", page.previous_cursor), ("next", page.next_cursor)):
         if cursor is None:
             continue
         params = [(key, value) for key, values in request.GET.lists() if key != CURSOR_PARAM for value in values]
         params.append((CURSOR_PARAM, cursor))
-        url = request.build_absolute_uri(request.path) + "?" + urlencode(params)
+        url = base + "?" + urlencode(params)
         links.append(f'<{url}>; rel="{rel}"')
     return ", ".join(links) or None

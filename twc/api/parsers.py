@@ -7,13 +7,15 @@ recursion limit raises RecursionError, which DRF's own parser lets through as a 
 
 import json
 import re
+from collections.abc import Mapping
+from typing import IO, Any, NoReturn
 
 import orjson
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 
-def _reject_duplicate_keys(pairs):
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     result = {}
     for key, value in pairs:
         if key in result:
@@ -22,7 +24,7 @@ def _reject_duplicate_keys(pairs):
     return result
 
 
-def _reject_constant(name):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -30,7 +32,7 @@ def _reject_constant(name):
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
-def parse_json_bytes(raw: bytes):
+def parse_json_bytes(raw: bytes) -> Any:
     """Parse a JSON document from bytes; raise ParseError with a readable reason."""
     try:
         text = raw.decode("utf-8")
@@ -55,7 +57,9 @@ def parse_json_bytes(raw: bytes):
 class JSONParser(BaseParser):
     media_type = "application/json"
 
-    def parse(self, stream, media_type=None, parser_context=None):
+    def parse(
+        self, stream: IO[Any] | None, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None
+    ) -> Any:
         raw = stream.read() if stream is not None else b""
         if not raw.strip():
             raise ParseError("The request body is empty; a JSON document is expected.")

@@ -1,7 +1,9 @@
-"""Rate limits: a token bucket per OAuth application for /api/, and per client IP and client_id for
-the token endpoint.
+"""Rate limits: a token bucket per OAuth application for /api/, and the buckets that limits on
+credentials (the OAuth endpoints, the admin's login) take from.
 
 A bucket holds at most `burst` tokens and refills at `rate` tokens a second; each request takes one.
+A limit that counts only failures takes its token before the expensive check (so that a refusal
+costs no hash) and gives it back when the check succeeds (`take_each`, `give_back_each`).
 The state is shared by every server process: an atomic Lua script in Redis when `REDIS_URL` is set,
 else a row locked for the read-modify-write in the database. DRF's throttles are not used: they key
 on `request.user`, which is None for client-credentials tokens (they would fall back to the IP).
@@ -13,21 +15,22 @@ store middleware (tenants.middleware.StoreMiddleware, placed before this one) re
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 import redis
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 
 from twc.api.errors import too_many_requests
-from twc.api.middleware import answers_503_when_database_is_down, json_error_response
+from twc.api.middleware import GetResponse, answers_503_when_database_is_down, json_error_response
 from twc.api.models import RateLimitBucket
 from twc.api.shared_state import redis_client, redis_key, use_redis
 
 logger = logging.getLogger("twc.api")
-
-TOKEN_PATH = "/o/token/"
 
 # KEYS[1] = bucket; ARGV = rate, burst. Redis's own clock, so every process agrees on "now".
 TAKE_SCRIPT = """
@@ -51,6 +54,24 @@ end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
 return {allowed, tostring(tokens)}
+"""
+
+# The same bucket, one token given back (never above the burst); a bucket that expired stays full.
+GIVE_BACK_SCRIPT = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil or ts == nil then
+  return 0
+end
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate + 1)
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return 1
 """
 
 
@@ -103,10 +124,21 @@ def _take_database(key: str, rate: float, burst: int) -> Decision:
     return _decision(allowed, tokens, rate, burst)
 
 
+# The slowest refill a bucket has (a rate of 0 would never refill it).
+MIN_RATE = 0.001
+# Buckets used within this long are kept whatever their limits: a margin for limits the
+# retention job is not told of.
+MIN_IDLE_SECONDS = 3600
+
+
+def _bounds(rate: float, burst: int) -> tuple[float, int]:
+    return max(rate, MIN_RATE), max(burst, 1)
+
+
 def take(key: str, *, rate: float, burst: int) -> Decision | None:
     """Take one token from the bucket `key`; None when the shared store cannot be reached (the
     request is then let through: a limit must not take the API down with it)."""
-    rate, burst = max(rate, 0.001), max(burst, 1)
+    rate, burst = _bounds(rate, burst)
     try:
         return _take_redis(key, rate, burst) if use_redis() else _take_database(key, rate, burst)
     except redis.RedisError:
@@ -114,51 +146,128 @@ def take(key: str, *, rate: float, burst: int) -> Decision | None:
         return None
 
 
-def application_limits(store) -> tuple[float, int]:
-    rate = store.rate_limit_per_second if store.rate_limit_per_second else settings.RATE_LIMIT_PER_SECOND
-    burst = store.rate_limit_burst if store.rate_limit_burst else settings.RATE_LIMIT_BURST
+def _give_back_database(key: str, rate: float, burst: int) -> None:
+    now = time.time()
+    with transaction.atomic():
+        bucket = RateLimitBucket.objects.select_for_update().filter(key=key).first()
+        if bucket is None:
+            return
+        tokens = min(float(burst), _refill(bucket.tokens, bucket.updated_at, now, rate, burst) + 1)
+        RateLimitBucket.objects.filter(pk=bucket.pk).update(tokens=tokens, updated_at=now)
+
+
+def give_back(key: str, *, rate: float, burst: int) -> None:
+    """Return the token a request took from `key` (its check succeeded: successes are not counted)."""
+    rate, burst = _bounds(rate, burst)
+    try:
+        if use_redis():
+            redis_client().eval(GIVE_BACK_SCRIPT, 1, redis_key("rl", key), rate, burst)
+        else:
+            _give_back_database(key, rate, burst)
+    except redis.RedisError:
+        logger.warning("rate limit store unreachable; token not given back")
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    rate: float
+    burst: int
+
+
+def take_each(limits: list[Limit]) -> tuple[Decision | None, list[Limit]]:
+    """Take one token from each bucket in turn, stopping at the first that refuses. Returns the
+    refusing decision (None when every bucket allowed it) and the limits a token was taken from."""
+    taken: list[Limit] = []
+    for limit in limits:
+        decision = take(limit.key, rate=limit.rate, burst=limit.burst)
+        if decision is None:
+            continue
+        if not decision.allowed:
+            return decision, taken
+        taken.append(limit)
+    return None, taken
+
+
+def give_back_each(limits: list[Limit]) -> None:
+    for limit in limits:
+        give_back(limit.key, rate=limit.rate, burst=limit.burst)
+
+
+class RateLimitedStore(Protocol):
+    """What the limiter reads of a store (tenants.Store: twc/ imports no app)."""
+
+    @property
+    def rate_limit_per_second(self) -> float | None: ...
+    @property
+    def rate_limit_burst(self) -> int | None: ...
+
+
+def application_limits(store: RateLimitedStore) -> tuple[float, int]:
+    # A store's own values are checked when set (tenants.services.store_clean); one that is not
+    # positive (set before that check, or by hand) means the default, never a store throttled for good.
+    own_rate, own_burst = store.rate_limit_per_second, store.rate_limit_burst
+    rate = own_rate if own_rate and own_rate > 0 else settings.RATE_LIMIT_PER_SECOND
+    burst = own_burst if own_burst and own_burst > 0 else settings.RATE_LIMIT_BURST
     return float(rate), int(burst)
+
+
+def refill_seconds(rate: float, burst: int) -> float:
+    """How long an empty bucket takes to fill up again."""
+    return max(burst, 1) / max(rate, MIN_RATE)
+
+
+def idle_buckets_delete(*, limits: Iterable[tuple[float, int]] = ()) -> int:
+    """Delete the database's buckets idle long enough to be full again, and at least
+    MIN_IDLE_SECONDS; their count. The token endpoint's buckets (one per client IP and per client_id
+    tried, so without bound) go by the token limits; the others (one per OAuth application) by the
+    slowest limit in use: the default and `limits`, the stores' own.
+
+    A missing bucket is a full one, so no client gains anything. Redis expires its keys itself (the
+    EXPIRE of TAKE_SCRIPT: the same time to refill).
+    """
+    now = time.time()
+    token_limits = {
+        "token-ip:": (settings.TOKEN_RATE_LIMIT_PER_SECOND, settings.TOKEN_RATE_LIMIT_BURST),
+        "token-client:": (settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND, settings.TOKEN_CLIENT_RATE_LIMIT_BURST),
+    }
+    deleted = 0
+    others = RateLimitBucket.objects.all()
+    for prefix, (rate, burst) in token_limits.items():
+        idle = max(MIN_IDLE_SECONDS, refill_seconds(rate, burst))
+        deleted += RateLimitBucket.objects.filter(key__startswith=prefix, updated_at__lt=now - idle).delete()[0]
+        others = others.exclude(key__startswith=prefix)
+    slowest = [(settings.RATE_LIMIT_PER_SECOND, settings.RATE_LIMIT_BURST), *limits]
+    idle = max(MIN_IDLE_SECONDS, *(refill_seconds(rate, burst) for rate, burst in slowest))
+    deleted += others.filter(updated_at__lt=now - idle).delete()[0]
+    return deleted
 
 
 def over_the_limit(decision: Decision) -> HttpResponse:
     return json_error_response(too_many_requests(retry_after=decision.retry_after, headers=decision.headers()))
 
 
-def token_client_id(request) -> str | None:
-    import base64
-
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if header[:6].lower() == "basic ":
-        try:
-            return base64.b64decode(header[6:]).decode("utf-8").split(":", 1)[0][:100] or None
-        except (ValueError, UnicodeDecodeError):
-            return None
-    value = request.POST.get("client_id")
-    return value[:100] if value else None
-
-
 class RateLimitMiddleware:
     """429 TooManyRequests with Retry-After over the limit, and the budget on every /api/ response."""
 
-    def __init__(self, get_response):
+    def __init__(self, get_response: GetResponse):
         self.get_response = get_response
 
     @answers_503_when_database_is_down
-    def __call__(self, request):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if not settings.RATE_LIMIT_ENABLED:
             return self.get_response(request)
         if request.path_info.startswith("/api/"):
             return self.limit_api(request)
-        if request.path_info == TOKEN_PATH and request.method == "POST":
-            return self.limit_token_endpoint(request)
         return self.get_response(request)
 
-    def limit_api(self, request):
+    def limit_api(self, request: HttpRequest) -> HttpResponseBase:
         store = getattr(request, "store", None)
         if store is None:
             return self.get_response(request)  # the view answers 401; nothing to count against
         rate, burst = application_limits(store)
-        decision = take(f"app:{request.store_token.application_id}", rate=rate, burst=burst)
+        token = request.store_token  # type: ignore[attr-defined]  # set with request.store
+        decision = take(f"app:{token.application_id}", rate=rate, burst=burst)
         if decision is None:
             return self.get_response(request)
         if not decision.allowed:
@@ -167,33 +276,3 @@ class RateLimitMiddleware:
         for name, value in decision.headers().items():
             response[name] = value
         return response
-
-    def limit_token_endpoint(self, request):
-        """Answered in OAuth's error style, like the token endpoint's other errors."""
-        keys = [
-            (
-                f"token-ip:{request.META.get('REMOTE_ADDR', '')}",
-                settings.TOKEN_RATE_LIMIT_PER_SECOND,
-                settings.TOKEN_RATE_LIMIT_BURST,
-            )
-        ]
-        client_id = token_client_id(request)
-        if client_id:
-            keys.append(
-                (
-                    f"token-client:{client_id}",
-                    settings.TOKEN_CLIENT_RATE_LIMIT_PER_SECOND,
-                    settings.TOKEN_CLIENT_RATE_LIMIT_BURST,
-                )
-            )
-        for key, rate, burst in keys:
-            decision = take(key, rate=rate, burst=burst)
-            if decision is not None and not decision.allowed:
-                response = JsonResponse(
-                    {"error": "too_many_requests", "error_description": "Too many token requests; retry later."},
-                    status=429,
-                )
-                response["Retry-After"] = str(decision.retry_after)
-                response["Cache-Control"] = "no-store"
-                return response
-        return self.get_response(request)

@@ -2,12 +2,14 @@
 
 import decimal
 import uuid
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 from rest_framework.renderers import BaseRenderer
 
 
-def _default(value):
+def _default(value: object) -> orjson.Fragment | str:
     if isinstance(value, decimal.Decimal):
         # Money keeps its two decimals on the wire (12.50, not 12.5).
         return orjson.Fragment(str(value))
@@ -16,7 +18,7 @@ def _default(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def dumps(data, *, indent: bool = False) -> bytes:
+def dumps(data: object, *, indent: bool = False) -> bytes:
     option = orjson.OPT_NON_STR_KEYS | (orjson.OPT_INDENT_2 if indent else 0)
     return orjson.dumps(data, default=_default, option=option)
 
@@ -26,7 +28,9 @@ class JSONRenderer(BaseRenderer):
     format = "json"
     charset = None
 
-    def render(self, data, accepted_media_type=None, renderer_context=None):
+    def render(
+        self, data: Any, accepted_media_type: str | None = None, renderer_context: Mapping[str, Any] | None = None
+    ) -> bytes:
         if data is None:
             return b""
         return dumps(data)

@@ -5,6 +5,8 @@ drf-spectacular documents only success responses by default, and a schema fuzzer
 4xx as undocumented: `error_responses` and the postprocessing hook add them.
 """
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -33,7 +35,8 @@ ERROR_DESCRIPTIONS = {
     415: "UnsupportedMediaType: the body is not application/json.",
     422: "IdempotencyKeyReused: the Idempotency-Key was already used with a different request.",
     429: "TooManyRequests: over the application's rate limit; retry after `Retry-After` seconds.",
-    503: "ServiceUnavailable: the database (or the shared state) cannot be reached; with `Retry-After`.",
+    503: "ServiceUnavailable: the database (or the shared state) cannot be reached, or a statement ran past the "
+    "statement timeout; with `Retry-After`.",
 }
 # Every /api/ operation can answer these whatever it does.
 EVERY_OPERATION = (401, 403, 405, 429, 503)
@@ -58,7 +61,8 @@ class ErrorSerializer(serializers.Serializer):
 
     statusCode = serializers.IntegerField()
     message = serializers.CharField()
-    errors = ErrorEntrySerializer(many=True)
+    # A declared field: DRF's metaclass takes it out of the class, so it does not hide Serializer.errors.
+    errors = ErrorEntrySerializer(many=True)  # type: ignore[assignment]
 
     class Meta:
         ref_name = "Error"
@@ -90,7 +94,7 @@ IDEMPOTENCY_KEY = {
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
-def add_api_conventions(result, generator, request, public):
+def add_api_conventions(result: dict[str, Any], generator: object, request: object, public: bool) -> dict[str, Any]:
     """Postprocessing hook: the responses, headers and parameters every /api/ operation shares."""
     # The routes take an optional trailing slash; the contract writes the paths without one.
     result["paths"] = {

@@ -19,5 +19,5 @@ def redis_client() -> redis.Redis:
     return _client(settings.REDIS_URL)
 
 
-def redis_key(*parts) -> str:
+def redis_key(*parts: object) -> str:
     return settings.REDIS_KEY_PREFIX + ":".join(str(part) for part in parts)

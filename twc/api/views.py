@@ -1,5 +1,9 @@
 """Views every part of the API shares."""
 
+from typing import Any
+
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
@@ -14,7 +18,7 @@ class UnknownApiPathView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    def dispatch(self, request, *args, **kwargs):
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.args, self.kwargs = args, kwargs
         request = self.initialize_request(request, *args, **kwargs)
         self.request = request

@@ -8,6 +8,7 @@ from django.utils import timezone
 from customers.services.erasure import customer_erase, customers_due_for_erasure
 from tenants.models import Store
 from twc.api.idempotency import expired_records_delete
+from twc.api.ratelimit import application_limits, idle_buckets_delete
 
 
 class Command(BaseCommand):
@@ -43,3 +44,11 @@ class Command(BaseCommand):
         # expiry (IDEMPOTENCY_TTL_SECONDS, a day; the retention period is longer) go as well.
         removed = expired_records_delete(store=store)
         self.stdout.write(f"Deleted {removed} expired stored API responses{scope}.")
+        self.delete_idle_rate_limit_buckets()
+
+    def delete_idle_rate_limit_buckets(self) -> None:
+        """Housekeeping of the whole service (not of one store): rate-limit buckets in the database
+        idle long enough to be full again, the stores' own limits counted."""
+        own_limits = Store.objects.exclude(rate_limit_per_second=None, rate_limit_burst=None)
+        deleted = idle_buckets_delete(limits=[application_limits(store) for store in own_limits])
+        self.stdout.write(f"Deleted {deleted} idle rate-limit buckets.")

@@ -2,7 +2,9 @@
 [--batch-size N] [--jobs N] [--errors FILE.csv|FILE.jsonl] [--dry-run] [--no-progress]
 
 The pipeline is customers.services.imports (the upload endpoint's own write path, in batches);
-this command reads its arguments, shows the progress and prints the summary.
+this command reads its arguments, shows the progress and prints the summary. Exit status: 0 when
+every row landed (created, updated or skipped), 2 when the import finished with rejected rows, 1
+when it could not finish (or start).
 """
 
 import os
@@ -16,6 +18,11 @@ from customers.services.bulk import ON_CONFLICT_MODES
 from customers.services.imports import ImportOptions, ImportTally, customers_import
 from tenants.models import Store
 from twc.gc_tuning import tune_for_bulk_work
+
+# Exit status of an import that read the whole file but rejected rows (1 is "could not finish").
+EXIT_REJECTED_ROWS = 2
+# Ignored columns named in the summary; a Shopify export can have dozens of metafields.
+IGNORED_COLUMNS_SHOWN = 10
 
 LAYOUT_NAMES = {
     "api-fields": "CSV with the API's field names",
@@ -87,6 +94,10 @@ class Command(BaseCommand):
         self._summary(source, tally, import_options)
         if source.failure:
             raise CommandError(f"stopped after {tally.rows} rows: {source.failure}")
+        if tally.failed:
+            raise CommandError(
+                f"{tally.failed} of {tally.rows} rows were rejected (listed above)", returncode=EXIT_REJECTED_ROWS
+            )
 
     def _import(self, source: CustomerFile, store: Store, options: ImportOptions, *, show_progress: bool):
         bar = tqdm(
@@ -114,6 +125,11 @@ class Command(BaseCommand):
         verb = "Would have" if options.dry_run else ""
         line = f"created: {tally.created}, updated: {tally.updated}, skipped: {tally.skipped}, failed: {tally.failed}"
         self.stdout.write(f"{verb + ' ' if verb else ''}{line}" + (" (dry run: nothing written)" if verb else ""))
+        if source.ignored_columns:
+            ignored = source.ignored_columns
+            shown = ", ".join(ignored[:IGNORED_COLUMNS_SHOWN])
+            more = f" and {len(ignored) - IGNORED_COLUMNS_SHOWN} more" if len(ignored) > IGNORED_COLUMNS_SHOWN else ""
+            self.stdout.write(f"Columns not imported (no customer field comes from them): {shown}{more}.")
         if tally.rejected:
             self.stdout.write("Rejected rows (line: field: reason):")
             for rejection in tally.rejected:

@@ -1,10 +1,10 @@
 """python manage.py create_store STORE_NAME --tenant TENANT_NAME [--country CA] [--currency CAD] [--json]"""
 
 import json
-import zoneinfo
+from typing import Any
 
-import pycountry
-from django.core.management.base import BaseCommand, CommandError
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from tenants.models import Store
 from tenants.services import store_create
@@ -13,7 +13,7 @@ from tenants.services import store_create
 class Command(BaseCommand):
     help = "Create a store (and its tenant if needed) with an OAuth client; prints the secret once."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("store_name")
         parser.add_argument("--tenant", required=True, help="tenant (merchant) name; created if new")
         parser.add_argument("--country", default="US", help="ISO 3166-1 alpha-2, for national phone numbers")
@@ -21,23 +21,21 @@ class Command(BaseCommand):
         parser.add_argument("--timezone", default="UTC")
         parser.add_argument("--json", action="store_true", help="print one JSON object")
 
-    def handle(self, *args, **options):
-        country, currency = options["country"].upper(), options["currency"].upper()
-        if pycountry.countries.get(alpha_2=country) is None:
-            raise CommandError(f"--country {country!r} is not an ISO 3166-1 alpha-2 code")
-        if pycountry.currencies.get(alpha_3=currency) is None:
-            raise CommandError(f"--currency {currency!r} is not an ISO 4217 code")
-        if options["timezone"] not in zoneinfo.available_timezones():
-            raise CommandError(f"--timezone {options['timezone']!r} is not an IANA time zone such as 'America/Toronto'")
+    def handle(self, *args: Any, **options: Any) -> None:
         if Store.objects.filter(name=options["store_name"]).exists():
             raise CommandError(f"a store named {options['store_name']!r} already exists")
-        creds = store_create(
-            name=options["store_name"],
-            tenant_name=options["tenant"],
-            country=country,
-            currency=currency,
-            timezone=options["timezone"],
-        )
+        try:
+            creds = store_create(
+                name=options["store_name"],
+                tenant_name=options["tenant"],
+                country=options["country"],  # any case: store_create upper-cases the codes
+                currency=options["currency"],
+                timezone=options["timezone"],
+            )
+        except ValidationError as exc:
+            raise CommandError(
+                "; ".join(f"--{field}: {' '.join(messages)}" for field, messages in exc.message_dict.items())
+            ) from None
         if options["json"]:
             payload = {
                 "tenant": creds.tenant.name,

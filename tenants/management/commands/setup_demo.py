@@ -7,11 +7,12 @@ Secrets are stored hashed, so the first run keeps the plain values in .demo-cred
 import json
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
 from tenants.models import Store, StoreStaff
 from tenants.services import store_application_create, store_create
@@ -26,10 +27,10 @@ CREDENTIALS_FILE = Path(settings.BASE_DIR) / ".demo-credentials.json"
 class Command(BaseCommand):
     help = "Create the demo store and admin login if missing, and print how to call the API."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1:8000")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         saved = json.loads(CREDENTIALS_FILE.read_text()) if CREDENTIALS_FILE.exists() else {}
         store = Store.objects.filter(name=DEMO_STORE).first()
         if store is None:
