@@ -14,7 +14,7 @@ from typing import Any
 import pycountry
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from accounts.passwords import FORMATS_HELP, stored_password_hash
+from accounts.passwords import FORMATS_HELP, MAX_PASSWORD_HASH_LENGTH, stored_password_hash
 from customers.emails import LOOKALIKE_CODE, email_key, normalize_email, validate_email
 from customers.errors import LOOKALIKE_EMAIL, customer_not_an_object, email_or_phone_required_entry
 from customers.field_checker import FieldChecker
@@ -162,7 +162,7 @@ def _clean_password_hash(data: dict, cleaned: dict, check: FieldChecker, store: 
     value = data["password_hash"]
     if value is None or value == "":
         return  # no password: the customer gets one through an invite, a reset or Multipass
-    stored = stored_password_hash(value) if isinstance(value, str) and len(value) <= 200 else None
+    stored = stored_password_hash(value) if isinstance(value, str) and len(value) <= MAX_PASSWORD_HASH_LENGTH else None
     if stored is None:
         check.fail("password_hash", f"'password_hash' must be {FORMATS_HELP}.")
     else:

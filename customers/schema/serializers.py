@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.passwords import BARE_BCRYPT, DJANGO_FORMATS, MAX_PASSWORD_HASH_LENGTH
 from customers.fields import CUSTOMER_FIELDS, READ_ONLY_FIELDS, REPRESENTATION_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
 from customers.phones import MAX_PHONE_INPUT_LENGTH
@@ -81,6 +82,8 @@ class MoneyField(serializers.Field):
 
 
 CURRENCY_OUTPUT = {"type": "string", "pattern": "^[A-Z]{3}$"}
+# The imported hash formats (accounts.passwords), or none ("").
+PASSWORD_HASH_PATTERN = f"^(?:|{BARE_BCRYPT.pattern}|{DJANGO_FORMATS.pattern})$"
 
 
 # --- Responses ----------------------------------------------------------------------------------
@@ -370,9 +373,9 @@ def _customer_input_fields() -> dict:
             help_text="On an update: applied only when it is the customer's current version (else 409).",
             **optional,
         ),
-        "password_hash": serializers.CharField(
+        "password_hash": schema_field(
+            {"type": "string", "maxLength": MAX_PASSWORD_HASH_LENGTH, "pattern": PASSWORD_HASH_PATTERN},
             allow_null=True,
-            allow_blank=True,
             write_only=True,
             help_text=(
                 "Write-only, on create (and upload and import) only: an imported password hash, bcrypt "
