@@ -15,10 +15,13 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 install: $(STAMP)
 
-## make run: install, migrate, create the demo store (printing its credentials and curl lines), serve.
+## make run: install, migrate, create the demo store (printing its credentials and curl lines), serve,
+## with one webhook delivery worker beside the server (stopped when the server stops).
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py setup_demo --host $(HOST)
+	$(BIN)/python manage.py deliver_webhooks & worker=$$!; \
+	trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py runserver $(HOST)
 
 ## make test: install and run the whole suite (SQLite by default; DATABASE_URL selects PostgreSQL).

@@ -22,6 +22,7 @@ from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
 from twc.api.errors import ValidationFailed, invalid_field, invalid_json_input, unknown_field_entry
+from twc.api.idempotency import RepliesNotStored, reply_holds
 from twc.api.pagination import CURSOR_PARAM, link_header, orderings, paginate, parse_limit
 
 CUSTOMER_ORDERINGS = orderings(["created_at", "updated_at"], tiebreak="seq")
@@ -45,7 +46,12 @@ def customer_response(customer, addresses=None, status=200, fields: list[str] | 
     headers = {"ETag": f'"{customer.version}"'}
     if status == 201:
         headers["Location"] = customer_location(customer)
-    return Response(body, status=status, headers=headers)
+    return reply_holds(Response(body, status=status, headers=headers), [customer.twc_customer_id])
+
+
+def owned_response(body: dict, customer, status: int) -> Response:
+    """An order's or a wishlist's answer: it holds its customer's email and phone."""
+    return reply_holds(Response(body, status=status), [customer.twc_customer_id] if customer else [])
 
 
 def parse_fields(raw: str | None) -> list[str] | None:
@@ -196,28 +202,30 @@ class UploadCustomersView(APIView):
             raise invalid_json_input('The body must be a JSON array of customers or {"customers": [...]}.')
         on_conflict = request.query_params.get("on_conflict", "error")
         report = customers_upload(store=request.store, items=data, on_conflict=on_conflict)
-        return Response(report)
+        held = [result["twc_customer_id"] for result in report["results"] if "twc_customer_id" in result]
+        return reply_holds(Response(report), held)
 
 
 class OrderCreateView(APIView):
     @operations.create_order
     def post(self, request):
         order, customer = services.order_create(store=request.store, data=request.data)
-        return Response(order_to_dict(order, customer.ref if customer else None), status=201)
+        return owned_response(order_to_dict(order, customer.ref if customer else None), customer, status=201)
 
 
 class WishlistCreateView(APIView):
     @operations.create_wishlist
     def post(self, request):
         wishlist, customer = services.wishlist_create(store=request.store, data=request.data)
-        return Response(wishlist_to_dict(wishlist, customer.ref if customer else None), status=201)
+        return owned_response(wishlist_to_dict(wishlist, customer.ref if customer else None), customer, status=201)
 
 
-class CustomerSendInviteView(APIView):
+class CustomerSendInviteView(RepliesNotStored, APIView):
     """POST /api/customers/{id}/send_invite: invite the customer to activate their account.
 
     Optional body {"send_email": false} when the store's systems send the email themselves; the
-    response is the customer with "invite": {"url", "expires_at", "emailed"} beside its fields.
+    response is the customer with "invite": {"url", "expires_at", "emailed"} beside its fields
+    (a live link: never stored for an Idempotency-Key replay).
     """
 
     @operations.send_invite

@@ -22,7 +22,7 @@ from customers.fields import KNOWN_FIELDS
 from customers.models import CustomerState, MarketingOptInLevel
 from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
 from tenants.models import Store
-from twc.api.errors import ValidationFailed, unknown_field_entry
+from twc.api.errors import MAX_ERRORS, FieldError, invalid_field_entry
 from twc.text import CONTROL_OR_BREAK
 
 CURRENCY_CODES = frozenset(currency.alpha_3 for currency in pycountry.currencies)
@@ -276,28 +276,25 @@ CLEANERS: tuple[tuple[str, Cleaner], ...] = (
 )
 
 
-def clean_customer(data: Any, *, store: Store, partial: bool = False) -> dict:
+def clean_customer(data: Any, *, store: Store, partial: bool = False, max_errors: int = MAX_ERRORS) -> dict:
     """Validate one customer representation; return model field values for the fields it sent.
 
     Keys of the result are model field names (`ref` for the API's `id`, `email_key` beside
     `email`, `_addresses` for the address list, `_version` for the optimistic-lock version).
+    The error lists at most `max_errors` entries and counts the others (a bulk item lists fewer).
     """
     if not isinstance(data, dict):
         raise customer_not_an_object()
-    check = FieldChecker()
-    if not KNOWN_FIELDS.issuperset(data):
-        for key in data:
-            if key not in KNOWN_FIELDS:
-                check.errors.append(unknown_field_entry(key))
+    check = FieldChecker(limit=max_errors)
+    check.unknown_fields(data, KNOWN_FIELDS)
     cleaned: dict[str, Any] = {}
     for field, clean in CLEANERS:
         if field in data:
             clean(data, cleaned, check, store, partial)
     if not partial and not cleaned.get("email") and not cleaned.get("phone"):
-        if not any(e.field in ("email", "phone") for e in check.errors):
-            check.errors.append(email_or_phone_required_entry())
-    if check.errors:
-        raise ValidationFailed(check.errors)
+        if not check.failed_fields.intersection(("email", "phone")):
+            check.add(email_or_phone_required_entry())
+    check.raise_if_failed()
     return cleaned
 
 
@@ -327,11 +324,9 @@ def _clean_addresses(value: Any, check: FieldChecker) -> list[dict] | None:
 
 def _clean_address(item: dict, index: int, check: FieldChecker) -> dict:
     """One address's values (model field names); its errors name it by its position."""
-    inner = FieldChecker(prefix=f"addresses[{index}].")
-    if not ADDRESS_FIELDS.issuperset(item):
-        for key in item:
-            if key not in ADDRESS_FIELDS:
-                inner.fail(str(key)[:100], f"Unknown address field '{str(key)[:100]}'.")
+    prefix = f"addresses[{index}]."
+    inner = FieldChecker(prefix=prefix, limit=check.room)
+    inner.unknown_fields(item, ADDRESS_FIELDS, lambda key: _unknown_address_field_entry(prefix, key))
     address = _address_texts(item, inner)
     if address.get("country_code"):
         code = address["country_code"].upper()
@@ -346,8 +341,13 @@ def _clean_address(item: dict, index: int, check: FieldChecker) -> dict:
             inner.fail("id", "An address 'id' must be an integer.")
         else:
             address["id"] = item["id"]
-    check.errors.extend(inner.errors)
+    check.merge(inner)
     return address
+
+
+def _unknown_address_field_entry(prefix: str, key: Any) -> FieldError:
+    shown = str(key)[:100]
+    return invalid_field_entry(prefix + shown, f"Unknown address field '{shown}'.")
 
 
 def _address_texts(item: dict, check: FieldChecker) -> dict[str, Any]:

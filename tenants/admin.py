@@ -81,8 +81,10 @@ class StoreForm(forms.ModelForm):
             "rate_limit_burst": "Requests at once per OAuth application; empty: the service's default.",
         }
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         data = super().clean()
+        if data is None:  # ModelForm's clean returns cleaned_data; None would mean "keep cleaned_data"
+            data = self.cleaned_data
         settings = ("country", "currency", "timezone", "rate_limit_per_second", "rate_limit_burst")
         try:
             data.update(store_clean(**{name: data.get(name) for name in settings}))

@@ -7,11 +7,13 @@ bucket is empty the password is not checked at all (no hash) and the login page 
 """
 
 import hashlib
+from typing import Any, cast
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 
 from twc.api.ratelimit import Limit, give_back_each, take_each
 
@@ -33,13 +35,20 @@ def login_limits(username: str, address: str) -> list[Limit]:
     ]
 
 
+class ThrottledLoginRequest(HttpRequest):
+    """Django's request as the form leaves it when it refuses a sign-in (for the type checker: the
+    attribute is set on the request itself, and read back by `admin_login`)."""
+
+    admin_login_retry_after: int
+
+
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
     error_messages = {
         **AdminAuthenticationForm.error_messages,
         "throttled": "Too many failed sign-ins for this username or from this address. Try again in %(seconds)s s.",
     }
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username")
         password = self.cleaned_data.get("password")
         if not username or not password:
@@ -48,7 +57,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         refusal, taken = take_each(login_limits(username, address))
         if refusal is not None:
             if self.request is not None:
-                self.request.admin_login_retry_after = refusal.retry_after
+                cast(ThrottledLoginRequest, self.request).admin_login_retry_after = refusal.retry_after
             raise ValidationError(
                 self.error_messages["throttled"], code="throttled", params={"seconds": refusal.retry_after}
             )
@@ -57,7 +66,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         return cleaned
 
 
-def admin_login(request, extra_context=None):
+def admin_login(request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
     """The admin's own login view, answered 429 with `Retry-After` while the sign-in is throttled."""
     response = admin.site.login(request, extra_context)
     retry_after = getattr(request, "admin_login_retry_after", None)

@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import AuthenticationFailed, ErrorDetail
 
 from tenants.token_cache import token_cache
 from twc.api.errors import INVALID_REQUEST, INVALID_TOKEN, NO_BEARER_TOKEN
@@ -37,6 +37,8 @@ class StoreRequest(HttpRequest):
     store: "Store | None"
     store_token_refusal: str | None
     store_token_refusal_code: str | None
+    # Set by tenants.middleware.StoreMiddleware, under /api/ only.
+    store_token_has_scope: bool
 
 
 def store_of(token: AccessToken) -> "Store | None":
@@ -94,7 +96,9 @@ def resolve_store(request: HttpRequest) -> None:
     try:
         token, refusal, code = store_token_of(request), None, None
     except AuthenticationFailed as exc:
-        token, refusal, code = None, str(exc.detail), exc.detail.code
+        # store_token_of raises with a message, whose detail is one ErrorDetail carrying the code.
+        code = exc.detail.code if isinstance(exc.detail, ErrorDetail) else None
+        token, refusal = None, str(exc.detail)
     resolved = cast(StoreRequest, request)
     resolved.store_token = token
     resolved.store = store_of(token) if token is not None else None

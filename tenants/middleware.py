@@ -1,16 +1,22 @@
 """The store of an /api/ request, resolved before any middleware that needs it."""
 
+from typing import cast
+
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
-from tenants.authentication import resolve_store
+from tenants.authentication import StoreRequest, resolve_store
+from tenants.permissions import needed_scope, token_grants
 from twc.api.middleware import GetResponse, answers_503_when_database_is_down
 
 
 class StoreMiddleware:
     """Resolve an /api/ request's bearer token once: `request.store` and `request.store_token` (None
-    without a valid token; the view answers the 401). Placed before the rate limiter and the
-    idempotency keys, which read them, and after the body limit, so an oversized body costs no query."""
+    without a valid token; the view answers the 401), and `request.store_token_has_scope`, whether
+    the token has the scope the request's method needs (the view's HasStoreScope answers the 403;
+    the idempotency keys replay a stored reply only when it is true). Placed before the rate limiter
+    and the idempotency keys, which read them, and after the body limit, so an oversized body costs
+    no query."""
 
     def __init__(self, get_response: GetResponse):
         self.get_response = get_response
@@ -19,4 +25,7 @@ class StoreMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         if request.path_info.startswith("/api/"):
             resolve_store(request)
+            resolved = cast(StoreRequest, request)
+            token = resolved.store_token
+            resolved.store_token_has_scope = token is not None and token_grants(token, needed_scope(request.method))
         return self.get_response(request)

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote_plus
 
+from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare, salted_hmac
 
 # DOT's client_id column holds 100 characters; its generated secrets are 128. Longer values name
@@ -40,10 +41,9 @@ class ClientCredentials:
     def usable(self) -> bool:
         """Worth a lookup and a hash: an id and a secret, both of a length a real client has."""
         return (
-            bool(self.client_id)
-            and bool(self.secret)
-            and len(self.client_id) <= MAX_CLIENT_ID_LENGTH
-            and len(self.secret) <= MAX_SECRET_LENGTH
+            self.client_id is not None
+            and 0 < len(self.client_id) <= MAX_CLIENT_ID_LENGTH
+            and 0 < len(self.secret) <= MAX_SECRET_LENGTH
         )
 
     @property
@@ -89,7 +89,7 @@ def client_credentials(
     return ClientCredentials(None)
 
 
-def credentials_of(request) -> ClientCredentials:
+def credentials_of(request: HttpRequest) -> ClientCredentials:
     """`client_credentials` of a Django request (the form body, as DOT reads it)."""
     return client_credentials(
         authorization=request.META.get("HTTP_AUTHORIZATION"),
@@ -106,7 +106,9 @@ def secret_fingerprint(client_id: str, secret: str) -> str:
 
 
 def fingerprint_matches(stored: str, credentials: ClientCredentials) -> bool:
-    return bool(stored) and constant_time_compare(stored, secret_fingerprint(credentials.client_id, credentials.secret))
+    if not stored or credentials.client_id is None:
+        return False
+    return constant_time_compare(stored, secret_fingerprint(credentials.client_id, credentials.secret))
 
 
 # --- What the validator found, for the view that asked -------------------------------------------

@@ -15,6 +15,7 @@ requests are never refused by these limits. docs/api.md ("Tokens") says it for c
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.http import HttpRequest
 
 from tenants.models import StoreApplication
 from tenants.oauth_credentials import ClientCredentials, CredentialCheck, fingerprint_matches, secret_fingerprint
@@ -28,11 +29,12 @@ class Admission:
     by_fingerprint: bool = False
 
 
-def client_address(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")[:64]
+def client_address(request: HttpRequest) -> str:
+    address: str = request.META.get("REMOTE_ADDR", "")
+    return address[:64]
 
 
-def credential_limits(request, credentials: ClientCredentials) -> list[Limit]:
+def credential_limits(request: HttpRequest, credentials: ClientCredentials) -> list[Limit]:
     limits = [
         Limit(
             f"oauth-fail-ip:{client_address(request)}",
@@ -63,13 +65,14 @@ def stored_fingerprint(client_id: str) -> str:
     return value or ""
 
 
-def admit(request, credentials: ClientCredentials) -> Admission:
+def admit(request: HttpRequest, credentials: ClientCredentials) -> Admission:
     if not settings.RATE_LIMIT_ENABLED:
         return Admission()
     refusal, taken = take_each(credential_limits(request, credentials))
     if refusal is None:
         return Admission(taken=taken)
-    if credentials.usable and fingerprint_matches(stored_fingerprint(credentials.client_id), credentials):
+    client_id = credentials.client_id  # usable credentials have one
+    if credentials.usable and client_id is not None and fingerprint_matches(stored_fingerprint(client_id), credentials):
         return Admission(taken=taken, by_fingerprint=True)
     return Admission(refusal=refusal, taken=taken)
 
@@ -78,7 +81,8 @@ def settle(admission: Admission, check: CredentialCheck, credentials: ClientCred
     """After the endpoint answered: a failure keeps its tokens; anything else gives them back, and
     credentials verified by their hash become the client's fingerprint."""
     if check.authenticated is False:
-        if admission.by_fingerprint:
+        # Admitted by its fingerprint, the credentials were usable: they have a client_id.
+        if admission.by_fingerprint and credentials.client_id is not None:
             # The fingerprint outlived its secret (changed elsewhere): it admits no one any more.
             StoreApplication.objects.filter(
                 application__client_id=credentials.client_id,
@@ -91,6 +95,8 @@ def settle(admission: Admission, check: CredentialCheck, credentials: ClientCred
 
 
 def remember_fingerprint(credentials: ClientCredentials) -> None:
+    if credentials.client_id is None:  # no client to remember them for
+        return
     fingerprint = secret_fingerprint(credentials.client_id, credentials.secret)
     StoreApplication.objects.filter(application__client_id=credentials.client_id).exclude(
         secret_fingerprint=fingerprint

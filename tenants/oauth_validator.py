@@ -10,12 +10,15 @@
 """
 
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.conf import settings
 from oauth2_provider.oauth2_validators import OAuth2Validator
+from oauthlib.common import Request
 
-from tenants.oauth_credentials import basic_value, client_credentials, current_check
+from tenants.oauth_credentials import ClientCredentials, basic_value, client_credentials, current_check
 
 
 class HashCapacityExceeded(Exception):
@@ -36,7 +39,7 @@ def _semaphore() -> threading.BoundedSemaphore:
 
 
 @contextmanager
-def hash_slot():
+def hash_slot() -> Iterator[None]:
     semaphore = _semaphore()
     if not semaphore.acquire(timeout=float(settings.OAUTH_HASH_WAIT_SECONDS)):
         raise HashCapacityExceeded
@@ -47,10 +50,10 @@ def hash_slot():
 
 
 class StoreOAuth2Validator(OAuth2Validator):
-    def _extract_basic_auth(self, request):
+    def _extract_basic_auth(self, request: Request) -> str | None:
         return basic_value(request.headers.get("HTTP_AUTHORIZATION")) or None
 
-    def authenticate_client(self, request, *args, **kwargs):
+    def authenticate_client(self, request: Request, *args: Any, **kwargs: Any) -> bool:
         credentials = client_credentials(
             authorization=request.headers.get("HTTP_AUTHORIZATION"),
             client_id=getattr(request, "client_id", None),
@@ -64,10 +67,11 @@ class StoreOAuth2Validator(OAuth2Validator):
             check.authenticated = authenticated
         return authenticated
 
-    def _authenticate(self, credentials, request) -> bool:
+    def _authenticate(self, credentials: ClientCredentials, request: Request) -> bool:
         if not credentials.usable:
             return False
-        if self._load_application(credentials.client_id, request) is None:
+        # _load_application returns the client it set as request.client, None when it found none.
+        if self._load_application(credentials.client_id, request) is None or request.client is None:
             return False
         if request.client.client_id != credentials.client_id:
             return False
@@ -77,9 +81,10 @@ class StoreOAuth2Validator(OAuth2Validator):
             check.secret_verified = verified
         return verified
 
-    def _check_secret(self, provided_secret, stored_secret):
+    def _check_secret(self, provided_secret: str, stored_secret: str) -> bool:
         check = current_check.get()
         if check is not None:
             check.hashes += 1
         with hash_slot():
-            return super()._check_secret(provided_secret, stored_secret)
+            matches: bool = super()._check_secret(provided_secret, stored_secret)  # DOT's is unannotated
+            return matches

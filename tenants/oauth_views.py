@@ -15,14 +15,15 @@ credential is looked at unless it says otherwise:
 
 import calendar
 import hashlib
+from typing import Any
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import View
 from oauth2_provider import views as dot_views
-from oauth2_provider.models import get_access_token_model
+from oauth2_provider.models import Application, get_access_token_model
 from oauth2_provider.views.mixins import OAuthLibMixin
 from oauthlib.common import Request as OauthlibRequest
 
@@ -59,7 +60,7 @@ def oauth_error(status: int, error: str, description: str, **headers: str) -> Js
     return response
 
 
-def refuse_query_credentials(request) -> JsonResponse | None:
+def refuse_query_credentials(request: HttpRequest) -> JsonResponse | None:
     in_query = sorted(QUERY_REFUSED.intersection(request.GET.keys()))
     if not in_query:
         return None
@@ -74,11 +75,13 @@ def invalid_client() -> JsonResponse:
     return oauth_error(401, "invalid_client", "Client authentication failed.", WWW_Authenticate=BASIC_CHALLENGE)
 
 
-class CredentialEndpoint:
-    """The steps every OAuth endpoint shares (the module's docstring lists them)."""
+class CredentialEndpoint(View):
+    """The steps every OAuth endpoint shares (the module's docstring lists them). A mixin ahead of
+    a View (DOT's or Django's), which it subclasses so that `super().dispatch` is known: View stays
+    last in every endpoint's MRO either way."""
 
-    def dispatch(self, request, *args, **kwargs):
-        refused = refuse_query_credentials(request)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        refused: HttpResponse | None = refuse_query_credentials(request)
         if refused is not None or request.method != "POST":
             return refused or super().dispatch(request, *args, **kwargs)
         refused = self.refuse_before_credentials(request)
@@ -108,13 +111,13 @@ class CredentialEndpoint:
             response["WWW-Authenticate"] = BASIC_CHALLENGE
         return response
 
-    def refuse_before_credentials(self, request) -> HttpResponse | None:
+    def refuse_before_credentials(self, request: HttpRequest) -> HttpResponse | None:
         length = request.META.get("CONTENT_LENGTH") or ""
         if length.isdigit() and int(length) > settings.OAUTH_MAX_BODY_BYTES:
             return oauth_error(413, "invalid_request", "The request body is too large.")
         return None
 
-    def respond(self, request, *args, **kwargs):
+    def respond(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         return super().dispatch(request, *args, **kwargs)
 
 
@@ -125,7 +128,7 @@ class TokenView(CredentialEndpoint, dot_views.TokenView):
     before any client lookup or hash: oauthlib checks a password grant's password before it checks
     that the client may use that grant, which let any client test a staff user's password."""
 
-    def refuse_before_credentials(self, request):
+    def refuse_before_credentials(self, request: HttpRequest) -> HttpResponse | None:
         refused = super().refuse_before_credentials(request)
         if refused is None and request.POST.getlist("grant_type") != [GRANT_TYPE]:
             return oauth_error(400, "unsupported_grant_type", f"Only grant_type={GRANT_TYPE} is supported.")
@@ -143,17 +146,19 @@ class IntrospectTokenView(CredentialEndpoint, OAuthLibMixin, View):
     other token, valid or not, is `{"active": false}`, as RFC 7662 section 2.2 allows."""
 
     http_method_names = ["post", "options"]
+    client: Application  # the authenticated client, set by `respond` before `post` runs
 
-    def respond(self, request, *args, **kwargs):
+    def respond(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         core = self.get_oauthlib_core()
         uri, http_method, body, headers = core._extract_params(request)
         oauth_request = OauthlibRequest(uri, http_method, body, headers)
-        if not core.server.request_validator.authenticate_client(oauth_request):
+        # An authenticated request has its client loaded (tenants.oauth_validator).
+        if not core.server.request_validator.authenticate_client(oauth_request) or oauth_request.client is None:
             return invalid_client()
         self.client = oauth_request.client
         return super().respond(request, *args, **kwargs)
 
-    def post(self, request, *args, **kwargs):
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         value = request.POST.get("token")
         if not value:
             return oauth_error(400, "invalid_request", "Token parameter is missing.")

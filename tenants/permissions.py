@@ -17,17 +17,26 @@ WRITE_SCOPE = "customers:write"
 SIGN_IN_SCOPE = "customers:sign_in"
 
 
+def needed_scope(method: str | None) -> str:
+    # Django's request.method is typed Optional; a request without one is not read-only.
+    return READ_SCOPE if method in SAFE_METHODS else WRITE_SCOPE
+
+
+def token_grants(token: "AccessToken", scope: str) -> bool:
+    """The token's own scopes, and the application's as they are now: scopes taken away from an
+    application in the admin bind the tokens it was already given."""
+    application = token.application
+    if application is None:  # a store token always has one (tenants.authentication refuses it otherwise)
+        return False
+    return scope in token.scope.split() and scope in application.store_link.scopes.split()
+
+
 class HasStoreScope(BasePermission):
     def has_permission(self, request: "Request", view: "APIView") -> bool:
         token = cast("AccessToken | None", request.auth)  # what StoreTokenAuthentication authenticated
         if token is None or getattr(request, "store", None) is None:
             return False  # DRF answers 401 NotAuthenticated
-        needed = getattr(view, "required_scope", None) or (
-            READ_SCOPE if request.method in SAFE_METHODS else WRITE_SCOPE
-        )
-        # The token's own scopes, and the application's as they are now: scopes taken away from an
-        # application in the admin bind the tokens it was already given. (A store's token has its
-        # application: resolve_store found the store through it.)
-        if needed not in token.scope.split() or needed not in token.application.store_link.scopes.split():  # type: ignore[union-attr]
+        needed = getattr(view, "required_scope", None) or needed_scope(request.method)
+        if not token_grants(token, needed):
             raise insufficient_scope(f"This request needs the '{needed}' scope.", scope=needed)
         return True

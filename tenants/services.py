@@ -3,6 +3,7 @@
 import math
 import zoneinfo
 from dataclasses import dataclass
+from typing import Any
 
 import phonenumbers
 import pycountry
@@ -49,12 +50,12 @@ def store_application_create(*, store: Store, scopes: str = ALL_SCOPES) -> Store
 
 def store_clean(
     *,
-    country: str,
-    currency: str,
-    timezone: str,
+    country: str | None,
+    currency: str | None,
+    timezone: str | None,
     rate_limit_per_second: float | None = None,
     rate_limit_burst: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """A store's settings checked and normalised (codes upper-cased), as the Store fields they set.
 
     The one validation of a store: `store_create` (the create_store command) and the admin's store

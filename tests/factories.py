@@ -74,3 +74,11 @@ def staff_make(*, store: Store, username: str | None = None, password: str = STA
     user = get_user_model().objects.create_user(username, password=password, is_staff=True, **fields)
     StoreStaff.objects.create(store=store, user=user)
     return user
+
+
+def user_make(username: str, *, superuser: bool = False, password: str = "pw"):
+    """An admin user of no store: a superuser when asked, else a staff user with no store."""
+    model = get_user_model()
+    if superuser:
+        return model.objects.create_superuser(username, f"{username}@example.com", password)
+    return model.objects.create_user(username, password=password, is_staff=True)

@@ -6,8 +6,11 @@ point at the public HTTPS address. Registered by twc.api's AppConfig.
 """
 
 import ipaddress
+from collections.abc import Sequence
+from typing import Any
 from urllib.parse import urlsplit
 
+from django.apps import AppConfig
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 
@@ -20,7 +23,7 @@ LOCAL_EMAIL_BACKENDS = {
 
 
 @register(Tags.security, deploy=True)
-def check_invite_mail(app_configs, **kwargs) -> list[Error]:
+def check_invite_mail(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
     if settings.EMAIL_BACKEND in LOCAL_EMAIL_BACKENDS:
         return [
             Error(
@@ -35,7 +38,7 @@ def check_invite_mail(app_configs, **kwargs) -> list[Error]:
 
 
 @register(Tags.security, deploy=True)
-def check_public_base_url(app_configs, **kwargs) -> list[Error]:
+def check_public_base_url(app_configs: Sequence[AppConfig] | None, **kwargs: Any) -> list[Error]:
     url = settings.PUBLIC_BASE_URL
     parts = urlsplit(url)
     hint = "Set PUBLIC_BASE_URL to the service's public HTTPS address, e.g. https://customers.example.com."

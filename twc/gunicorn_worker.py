@@ -15,8 +15,12 @@ in front (docs/operations.md) is the defence for those.
 import os
 import socket
 import time
+from typing import TYPE_CHECKING, Any
 
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+if TYPE_CHECKING:
+    from gunicorn.http.message import Request
 
 REQUEST_TIMEOUT_RESPONSE = b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
 
@@ -39,7 +43,7 @@ class HeadDeadlineSocket:
         self.deadline: float | None = None
         self.expired = False
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
@@ -72,18 +76,19 @@ class HeadDeadlineSocket:
 class HeaderTimeoutThreadWorker(ThreadWorker):
     """gthread, with `GUNICORN_HEADER_TIMEOUT` seconds for each request head."""
 
-    def init_process(self):
+    def init_process(self) -> None:
         self.header_timeout = header_timeout()
         super().init_process()
 
-    def enqueue_req(self, conn):
+    def enqueue_req(self, conn: TConn) -> None:
         # On the event loop's thread: when a connection is accepted or readable again.
         if not isinstance(conn.sock, HeadDeadlineSocket):
             conn.sock = HeadDeadlineSocket(conn.sock)
         conn.sock.deadline = time.monotonic() + self.header_timeout
         super().enqueue_req(conn)
 
-    def handle(self, conn):
+    def handle(self, conn: TConn) -> object:
+        # What gthread's handle returns: whether to keep the connection, or its _DEFER sentinel.
         result = super().handle(conn)
         if getattr(conn.sock, "expired", False):
             self.log.warning(
@@ -93,6 +98,7 @@ class HeaderTimeoutThreadWorker(ThreadWorker):
             )
         return result
 
-    def handle_request(self, req, conn):
+    def handle_request(self, req: "Request", conn: TConn) -> bool:
         conn.sock.deadline = None  # the head is in; the body and the response are not bounded here
-        return super().handle_request(req, conn)
+        keep_alive: bool = super().handle_request(req, conn)  # gunicorn's own code is unannotated
+        return keep_alive

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "customers",
     "accounts",
     "corsheaders",
+    "events",
     "twc.api",
 ]
 
@@ -201,6 +202,13 @@ PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 API_MAX_BODY_BYTES = int(os.environ.get("API_MAX_BODY_BYTES", str(20 * 1024 * 1024)))
 DATA_UPLOAD_MAX_MEMORY_SIZE = API_MAX_BODY_BYTES
 UPLOAD_MAX_ITEMS = 10_000
+
+# --- Events and webhooks (docs/events.md) ------------------------------------------------------
+# Days an event is kept (the feed and redelivery); erase_deleted_customers deletes older ones.
+EVENTS_RETENTION_DAYS = int(os.environ.get("EVENTS_RETENTION_DAYS", "30"))
+# Development and tests only: let webhook URLs use http, and private or loopback addresses.
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", False)
+WEBHOOK_ALLOW_PRIVATE_NETWORKS = env_bool("WEBHOOK_ALLOW_PRIVATE_NETWORKS", False)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.StoreTokenAuthentication"],

@@ -11,6 +11,7 @@ urlpatterns = [
     path("o/", include("tenants.oauth_urls", namespace="oauth2_provider")),
     path("api/", include("accounts.urls")),
     path("api/", include("customers.urls")),
+    path("api/", include("events.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # [\s\S]: a path with an encoded line break (%0A) is under /api/ too, not Django's HTML 404.

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from accounts.models import PasswordReset
 from accounts.services.me import customer_password_set, password_validated
-from customers.emails import email_key
+from customers.emails import email_key, is_written_one_way
 from customers.errors import customer_not_found
 from customers.models import Customer, CustomerState
 from customers.services.lifecycle import InviteLinkStatus, InviteLinkUnusable, token_hash
@@ -91,6 +91,8 @@ def customer_password_reset(*, store: Store, customer: Customer, send_email: boo
 
 def password_recover(*, store: Store, email: str) -> None:
     """Mail a reset link when an enabled live customer of the store has the email; say nothing."""
+    if not is_written_one_way(email):
+        return  # no customer's address (a NUL, a look-alike): nothing to look up
     key = email_key(email)
     customer = Customer.objects.for_store(store).filter(email_key=key, state=CustomerState.ENABLED).first()
     if customer is None or not customer.email:

@@ -16,7 +16,7 @@ from django.contrib.auth.hashers import check_password, make_password
 
 from accounts.errors import invalid_credentials
 from accounts.services.tokens import IssuedToken, customer_token_issue
-from customers.emails import email_key
+from customers.emails import email_key, is_written_one_way
 from customers.models import Customer, CustomerState
 from tenants.models import Store
 from twc.api import failure_limits
@@ -116,7 +116,12 @@ def customer_sign_in(*, store: Store, email: str, password: str, ip: str | None 
     """Sign a customer of `store` in: a new customer access token, or 400 InvalidCredentials / 429."""
     limits = GuessLimits.of(store=store, email=email, ip=ip)
     limits.check()
-    customer = Customer.objects.for_store(store).filter(email_key=_email_key(email)).first()
+    # An address not written one way (a NUL, a look-alike) is no customer's: PostgreSQL refuses NULs.
+    customer = (
+        Customer.objects.for_store(store).filter(email_key=_email_key(email)).first()
+        if is_written_one_way(email)
+        else None
+    )
     if not password_matches(customer, password):
         limits.failed()
         raise invalid_credentials()

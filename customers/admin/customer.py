@@ -30,6 +30,7 @@ from customers.emails import email_key
 from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Customer
 from customers.phones import normalize_phone
+from events.admin import customer_events_summary
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin, staff_store_ids, staff_stores
 from twc.admin_pagination import EstimatedCountPaginator
 from twc.api.errors import ApiError
@@ -94,6 +95,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         "default_address_summary",
         "orders_summary",
         "wishlists_summary",
+        "events_summary",
         "version",
         "created_at",
         "updated_at",
@@ -141,6 +143,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
             },
         ),
         ("Record", {"fields": ("version", "created_at", "updated_at", "deleted_at", "erased_at", "loaded_version")}),
+        ("Events", {"fields": ("events_summary",)}),
     )
 
     # --- list ---------------------------------------------------------------------------------
@@ -287,6 +290,10 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
             for w in wishlists
         ]
         return _table(rows, ("wishlist", "items", "created"))
+
+    @admin.display(description="latest events")
+    def events_summary(self, obj):
+        return "-" if obj is None or obj.pk is None else customer_events_summary(obj)
 
     # --- saving: through the services ---------------------------------------------------------
     def get_form(self, request, obj=None, change=False, **kwargs):

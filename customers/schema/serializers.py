@@ -27,6 +27,7 @@ from customers.validation import (
     MAX_TAGS,
     TAX_EXEMPTION_CODES,
 )
+from twc.api.errors import MAX_ITEM_ERRORS
 from twc.api.schema import CONTROL_CLASS, MULTILINE_TEXT_PATTERN, NON_BLANK_TEXT_PATTERN, PLAIN_TEXT_PATTERN
 
 OPT_IN_LEVELS = MarketingOptInLevel.values
@@ -177,7 +178,15 @@ class UploadResultSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=["created", "updated", "skipped", "failed"])
     id = serializers.CharField(required=False, help_text="Unless failed.")
     twc_customer_id = serializers.UUIDField(required=False, help_text="Unless failed.")
-    errors = serializers.ListField(child=serializers.DictField(), required=False, help_text="When failed.")
+    errors = serializers.ListField(
+        child=serializers.DictField(),
+        required=False,
+        max_length=MAX_ITEM_ERRORS,
+        help_text=f"When failed: the item's errors (entries as in `Error`), at most {MAX_ITEM_ERRORS}.",
+    )
+    errorsOmitted = serializers.IntegerField(
+        required=False, min_value=1, help_text="When failed: how many more errors the item had than `errors` lists."
+    )
 
     class Meta:
         ref_name = "UploadResult"

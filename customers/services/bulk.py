@@ -34,7 +34,14 @@ from customers.services.bulk_write import LostRace, is_deadlock, write_plan
 from customers.services.integrity import duplicate_field_of
 from customers.validation import clean_customer
 from tenants.models import Store
-from twc.api.errors import ErrorCode, FieldError, ValidationFailed, invalid_field, payload_too_large
+from twc.api.errors import (
+    MAX_ITEM_ERRORS,
+    ErrorCode,
+    FieldError,
+    ValidationFailed,
+    invalid_field,
+    payload_too_large,
+)
 
 ON_CONFLICT_MODES = ("error", "skip", "update")
 # Another writer can take a key between our lookup and our write: re-plan the batch this many
@@ -118,17 +125,17 @@ def clean_items(*, store: Store, items: list[Any], on_conflict: str) -> CleanedI
         try:
             valid.append(ValidItem(index, clean_item(raw, store=store, on_conflict=on_conflict)))
         except ValidationFailed as exc:
-            failures.append(failure_result(index, exc.errors))
+            failures.append(failure_result(index, exc.errors, exc.errors_omitted))
     return CleanedItems(valid=valid, failures=failures)
 
 
 def clean_item(item: Any, *, store: Store, on_conflict: str) -> dict:
     """The single create's rules; in update mode the PUT's (partial) rules, as the item may update."""
     if on_conflict != "update":
-        return clean_customer(item, store=store)
+        return clean_customer(item, store=store, max_errors=MAX_ITEM_ERRORS)
     if isinstance(item, dict) and "id" in item and item["id"] is None:
         item = {key: value for key, value in item.items() if key != "id"}  # null id: "assign one"
-    return clean_customer(item, store=store, partial=True)
+    return clean_customer(item, store=store, partial=True, max_errors=MAX_ITEM_ERRORS)
 
 
 def _plan_and_write(

@@ -17,7 +17,7 @@ from customers.selectors import customers_holding_keys
 from customers.services.customers import new_customer_values, put_changes
 from customers.uuids import new_uuid_text
 from tenants.models import Store
-from twc.api.errors import ApiError, FieldError, duplicate_field_entry
+from twc.api.errors import MAX_ITEM_ERRORS, ApiError, FieldError, duplicate_field_entry
 
 UNIQUE_FIELDS = tuple((key.api_name, key.key_column) for key in UNIQUE_KEYS)
 
@@ -128,8 +128,13 @@ class BatchClaims:
                 self.taken[attr].discard(value)
 
 
-def failure_result(index: int, errors: list[FieldError]) -> dict:
-    return {"index": index, "status": "failed", "errors": [e.as_dict() for e in errors]}
+def failure_result(index: int, errors: list[FieldError], omitted: int = 0) -> dict:
+    """A failed item: at most MAX_ITEM_ERRORS entries, `errorsOmitted` counting the others."""
+    result = {"index": index, "status": "failed", "errors": [e.as_dict() for e in errors[:MAX_ITEM_ERRORS]]}
+    omitted += max(0, len(errors) - MAX_ITEM_ERRORS)
+    if omitted:
+        result["errorsOmitted"] = omitted
+    return result
 
 
 def outcome_result(index: int, status: str, customer: Customer | dict) -> dict:
@@ -242,10 +247,12 @@ def _update_target(item: ValidItem, matches: list[KeyMatch]) -> Customer | Field
 
 
 def _plan_updates(plan: Plan, to_update: list[UpdateTarget], now: datetime) -> None:
-    sending_addresses = [u.customer.pk for u in to_update if "_addresses" in u.item.cleaned]
-    current: dict[int, list[Address]] = {pk: [] for pk in sending_addresses}
-    if sending_addresses:
-        for address in Address.objects.filter(customer_id__in=sending_addresses).order_by("id"):
+    # Every updated customer's addresses: an item compares those it sends, and each update's event
+    # shows the customer with its addresses.
+    updated_pks = [u.customer.pk for u in to_update]
+    current: dict[int, list[Address]] = {pk: [] for pk in updated_pks}
+    if updated_pks:
+        for address in Address.objects.filter(customer_id__in=updated_pks).order_by("id"):
             current[address.customer_id].append(address)
     for update in to_update:
         item, target = update.item, update.customer
@@ -264,7 +271,7 @@ def _plan_updates(plan: Plan, to_update: list[UpdateTarget], now: datetime) -> N
                 now=now,
             )
         except ApiError as exc:
-            plan.results[item.index] = failure_result(item.index, exc.errors)
+            plan.results[item.index] = failure_result(item.index, exc.errors, exc.errors_omitted)
             continue
         if not changes and not addresses_changed:
             plan.results[item.index] = outcome_result(item.index, "updated", target)  # as a PUT: applied, no change

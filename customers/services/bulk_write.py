@@ -6,6 +6,7 @@ customers' orders and wishlists.
 """
 
 import time
+from collections import defaultdict
 from types import SimpleNamespace
 from typing import Any, NamedTuple, cast
 
@@ -18,11 +19,14 @@ from customers.services.bulk_plan import CustomerUpdate, NewRows, Plan
 from customers.services.customers import new_address_values
 from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.services.pg_copy import copy_rows
+from events import types as event_types
+from events.recording import customer_data, events_record_many
 
 # What a PUT can change, written back by the update mode.
 UPDATED_FIELDS = (*WRITABLE_MODEL_FIELDS, "email_key", "version", "updated_at")
 
 ADDRESS_ROWS = NewRows(Address)
+ORDER_FIGURES = ("orders_count", "total_spent", "last_order_id", "last_order_name")
 
 
 class LostRace(Exception):
@@ -76,13 +80,57 @@ def write_plan(plan: Plan) -> None:
     if addresses:
         _insert(Address, addresses)
     if created:
-        # The single create's assignment, on stand-ins: it reads pk, store_id, email_key and phone.
-        assign_unowned_orders_and_wishlists(
-            customers=[
-                SimpleNamespace(pk=r["seq"], store_id=r["store_id"], email_key=r["email_key"], phone=r["phone"])
-                for r in created
-            ]
-        )
+        # The single create's assignment, on stand-ins: it reads pk, store_id, email_key and phone,
+        # and sets the order figures of those that take over orders.
+        owners = [
+            SimpleNamespace(pk=r["seq"], store_id=r["store_id"], email_key=r["email_key"], phone=r["phone"])
+            for r in created
+        ]
+        assign_unowned_orders_and_wishlists(customers=owners)
+        for row, owner in zip(created, owners, strict=True):
+            if hasattr(owner, "orders_count"):
+                row.update({name: getattr(owner, name) for name in ORDER_FIGURES})
+    _record_events(plan, addresses)
+
+
+def _record_events(plan: Plan, addresses: list[dict]) -> None:
+    """One event per customer created or updated, in one statement (the customers' own COPY on PostgreSQL)."""
+    if not plan.creates and not plan.updates:
+        return
+    by_customer: dict[int, list[RowView]] = defaultdict(list)
+    for address in addresses:
+        by_customer[address["customer_id"]].append(RowView(address))
+    events = []
+    for create in plan.creates:
+        row = create.row
+        data = customer_data(RowView(row), by_customer.get(row["seq"], []))  # type: ignore[arg-type]
+        events.append((event_types.CUSTOMER_CREATE, row["twc_customer_id"], data, row["updated_at"]))
+    for update in plan.updates:
+        customer = update.customer
+        shown = by_customer.get(customer.pk, []) if update.new_addresses is not None else update.current_addresses
+        data = customer_data(customer, shown)  # type: ignore[arg-type]
+        events.append((event_types.CUSTOMER_UPDATE, customer.twc_customer_id, data, customer.updated_at))
+    store_id = plan.creates[0].row["store_id"] if plan.creates else plan.updates[0].customer.store_id
+    events_record_many(store_id=store_id, events=events)
+
+
+class RowView:
+    """A new row (a dict by attname) read as the model instance customer_to_dict expects."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: dict):
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    @property
+    def admin_graphql_api_id(self) -> str:
+        return f"gid://twc/Customer/{self._row['twc_customer_id']}"
 
 
 def _log(sql: str, started: float) -> None:

@@ -3,7 +3,6 @@
 import datetime as dt
 import uuid
 from collections.abc import Set
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any, NoReturn
 
 from django.db import IntegrityError, transaction
@@ -25,6 +24,8 @@ from customers.services.integrity import duplicate_field_of
 from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.uuids import new_uuid
 from customers.validation import ADDRESS_TEXT_FIELDS, clean_customer
+from events import types as event_types
+from events.recording import customer_data, deleted_customer_data, event_record
 from tenants.models import Store
 from twc.api.errors import invalid_field, invalid_operation, required_field
 
@@ -86,15 +87,6 @@ def new_addresses(customer: Customer, addresses: list[dict], *, keep_ids: Set[in
     return [Address(customer=customer, **new_address_values(item, keep_ids=keep_ids)) for item in addresses]
 
 
-def atomic_unless_single_statement(*, single: bool) -> AbstractContextManager[object]:
-    """A transaction, except around one statement in autocommit mode, which is its own transaction:
-    BEGIN and COMMIT would be two more round trips to the database for nothing. Inside an outer
-    transaction it is still a savepoint, so a unique violation leaves that transaction usable."""
-    if single and not transaction.get_connection().in_atomic_block:
-        return nullcontext()
-    return transaction.atomic()
-
-
 def raise_duplicate(exc: IntegrityError, customer: Customer) -> NoReturn:
     """Re-raise a unique violation as `409 DuplicateField`; any other integrity error as it is."""
     field = duplicate_field_of(exc)
@@ -117,6 +109,12 @@ def customer_create(*, store: Store, data: Any) -> tuple[Customer, list[Address]
             if addresses:
                 Address.objects.bulk_create(addresses)
             assign_unowned_orders_and_wishlists(customers=[customer])
+            event_record(
+                store=store,
+                type=event_types.CUSTOMER_CREATE,
+                customer=customer,
+                data=customer_data(customer, addresses),
+            )
     except IntegrityError as exc:
         raise_duplicate(exc, customer)
     return customer, addresses
@@ -226,10 +224,18 @@ def customer_update(
         for field, value in changes.items():
             setattr(customer, field, value)
         try:
-            with atomic_unless_single_statement(single=not addresses_changed):
+            # A transaction (a savepoint inside one): the change and its event commit together.
+            with transaction.atomic():
                 updated = Customer.objects.filter(store=store, pk=customer.pk, version=read_version).update(**changes)
                 if updated and addresses_changed:
                     current_addresses = replace_addresses(customer, addresses, current_addresses)
+                if updated:
+                    event_record(
+                        store=store,
+                        type=event_types.CUSTOMER_UPDATE,
+                        customer=customer,
+                        data=customer_data(customer, current_addresses),
+                    )
         except IntegrityError as exc:
             raise_duplicate(exc, customer)
         if updated:
@@ -253,13 +259,18 @@ def customer_soft_delete(*, store: Store, ref: str) -> Customer:
     """Mark the customer deleted: no longer found, and its id, email and phone are free again."""
     customer = customer_get(store=store, ref=ref, with_addresses=False)
     now = timezone.now()
-    updated = Customer.objects.filter(store=store, pk=customer.pk, deleted_at__isnull=True).update(
-        deleted_at=now, updated_at=now, version=F("version") + 1
-    )
-    if not updated:
-        raise customer_not_found(ref)
-    customer_tokens_revoke(customer=customer)
-    customer.deleted_at = now
-    customer.updated_at = now
-    customer.version += 1
+    # No savepoint: nothing here can fail halfway and leave an outer transaction to carry on.
+    with transaction.atomic(savepoint=False):
+        updated = Customer.objects.filter(store=store, pk=customer.pk, deleted_at__isnull=True).update(
+            deleted_at=now, updated_at=now, version=F("version") + 1
+        )
+        if not updated:
+            raise customer_not_found(ref)
+        customer_tokens_revoke(customer=customer)
+        customer.deleted_at = now
+        customer.updated_at = now
+        customer.version += 1
+        event_record(
+            store=store, type=event_types.CUSTOMER_DELETE, customer=customer, data=deleted_customer_data(customer)
+        )
     return customer

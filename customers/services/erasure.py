@@ -16,8 +16,11 @@ from accounts.models import CustomerAccessToken, PasswordReset
 from customers.errors import customer_not_found
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.representation import customer_to_dict, order_to_dict, wishlist_to_dict
+from events import types as event_types
+from events.recording import erased_customer_data, event_record, events_redact_customer
 from tenants.models import Store
 from twc.api.errors import invalid_operation
+from twc.api.idempotency_store import stored_replies_forget
 
 EXPORT_FORMAT = "twc-customer-export/1"
 
@@ -39,9 +42,10 @@ ERASED_SHOPPER = {"email": None, "email_key": None, "phone": None}
 def customer_erase(*, store: Store, customer: Customer) -> Customer:
     """Wipe a deleted customer's personal data and keep the row as a tombstone (`erased_at` set).
 
-    Wipes names, email, phone, note, multipass id, tags, password, addresses, invites, and the email
-    and phone of the customer's orders and wishlists. A customer that is not deleted is refused
-    (`409 InvalidOperation`); erasing an erased customer changes nothing.
+    Wipes names, email, phone, note, multipass id, tags, password, addresses, invites, the email
+    and phone of the customer's orders and wishlists, and the stored API replies that hold the
+    customer (Idempotency-Key replays, in the database and in Redis). A customer that is not deleted
+    is refused (`409 InvalidOperation`); erasing an erased customer changes nothing but those replies.
     """
     if customer.store_id != store.pk:
         raise customer_not_found(customer.ref)
@@ -51,6 +55,9 @@ def customer_erase(*, store: Store, customer: Customer) -> Customer:
             raise invalid_operation(
                 f"Customer '{current.ref}' is not deleted: only a deleted customer can be erased. Delete it first."
             )
+        # First, inside the transaction: if Redis cannot be reached, nothing is erased and the
+        # erasure can be run again, rather than leaving the replies behind an erased customer.
+        stored_replies_forget(store=store, subjects=[str(current.twc_customer_id)])
         if current.erased_at is not None:
             return current
         now = timezone.now()
@@ -64,7 +71,12 @@ def customer_erase(*, store: Store, customer: Customer) -> Customer:
         Customer.objects.filter(pk=current.pk).update(
             **ERASED_VALUES, erased_at=now, updated_at=now, version=F("version") + 1
         )
-    current.refresh_from_db()
+        current.refresh_from_db()
+        # The events kept of the customer are reduced to ids, then the erasure is one more event.
+        events_redact_customer(customer=current)
+        event_record(
+            store=store, type=event_types.CUSTOMER_REDACT, customer=current, data=erased_customer_data(current)
+        )
     return current
 
 

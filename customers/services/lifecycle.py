@@ -34,6 +34,8 @@ from accounts.services.tokens import customer_tokens_revoke
 from customers.errors import customer_duplicate, customer_not_found
 from customers.models import AccountInvite, Customer, CustomerState
 from customers.services.integrity import duplicate_field_of
+from events import types as event_types
+from events.recording import STATE_EVENT_TYPES, customer_data, event_record
 from tenants.models import Store
 from twc.api.errors import invalid_operation, service_unavailable
 
@@ -82,6 +84,7 @@ def _locked(*, store: Store, customer: Customer) -> Customer:
     locked = Customer.objects.select_for_update().filter(pk=customer.pk, store=store).first()
     if locked is None:
         raise customer_not_found(customer.ref)
+    locked.store = store  # the event's store, without a query
     return locked
 
 
@@ -91,11 +94,13 @@ def _require_live(customer: Customer) -> None:
 
 
 def _move(customer: Customer, state: str, now: dt.datetime, **fields: object) -> Customer:
-    """Write the new state (and fields) with the version bump; the caller holds the row lock."""
+    """Write the new state (and fields) with the version bump, and its event; the caller holds the
+    row lock, in a transaction."""
     changes = {"state": state, "version": customer.version + 1, "updated_at": now, **fields}
     Customer.objects.filter(pk=customer.pk).update(**changes)
     for field, value in changes.items():
         setattr(customer, field, value)
+    event_record(store=customer.store, type=STATE_EVENT_TYPES[state], customer=customer, data=customer_data(customer))
     return customer
 
 
@@ -218,6 +223,7 @@ def _use_invite(token: str) -> tuple[AccountInvite, Customer, dt.datetime]:
     if invite is None or status != InviteLinkStatus.VALID:
         raise InviteLinkUnusable(status)
     customer = Customer.objects.select_for_update().get(pk=invite.customer_id)
+    customer.store = invite.customer.store  # read with the invite: the event's store, without a query
     invite = AccountInvite.objects.select_for_update().get(pk=invite.pk)
     invite.customer = customer
     now = timezone.now()
@@ -287,4 +293,5 @@ def customer_restore(*, store: Store, customer: Customer) -> Customer:
             raise customer_duplicate(field, getattr(customer, {"id": "ref"}.get(field, field))) from None
         for field, value in changes.items():
             setattr(customer, field, value)
+        event_record(store=store, type=event_types.CUSTOMER_RESTORE, customer=customer, data=customer_data(customer))
         return customer

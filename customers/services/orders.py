@@ -31,13 +31,13 @@ from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
 from customers.validation import CURRENCY_CODES
+from events import types as event_types
+from events.recording import event_record, order_data, wishlist_data
 from tenants.models import Store
 from twc.api.errors import (
-    ValidationFailed,
     invalid_field,
     invalid_json_input,
     required_field_entry,
-    unknown_field_entry,
 )
 from twc.text import CONTROL_OR_BREAK
 
@@ -228,9 +228,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
 
 
 def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
-    for key in data:
-        if key not in allowed:
-            check.errors.append(unknown_field_entry(key))
+    check.unknown_fields(data, allowed)
 
 
 ORDER_FIELDS = {"name", "email", "phone", "total_price", "currency", "test", "archived", "created_at", "customer_id"}
@@ -271,9 +269,8 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     for flag in ("test", "archived"):
         flags[flag] = check.boolean(data, flag) if flag in data else False
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
-    if check.errors:
-        raise ValidationFailed(check.errors)
-    assert name is not None  # a missing or bad name is one of the errors above
+    check.raise_if_failed()
+    assert name is not None  # a missing or invalid name failed the check just above
     customer = _owner(store=store, data=data, shopper=shopper)
     order = Order(
         store=store,
@@ -291,6 +288,9 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
             order.save(force_insert=True)
             if customer is not None:
                 refresh_order_figures(store_id=store.pk, customer_ids=[customer.pk])
+            event_record(
+                store=store, type=event_types.ORDER_CREATE, customer=customer, data=order_data(order, customer)
+            )
     except IntegrityError as exc:
         if duplicate_field_of(exc) == "name":
             raise order_duplicate_name(name) from None
@@ -328,15 +328,18 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
             "each a non-blank string of at most 255 characters (or an integer).",
         )
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
-    if check.errors:
-        raise ValidationFailed(check.errors)
+    check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)
-    wishlist = Wishlist.objects.create(
-        store=store,
-        customer=customer,
-        name=name or "",
-        items=[str(item) for item in items],
-        created_at=created_at or timezone.now(),
-        **shopper,
-    )
+    with transaction.atomic():
+        wishlist = Wishlist.objects.create(
+            store=store,
+            customer=customer,
+            name=name or "",
+            items=[str(item) for item in items],
+            created_at=created_at or timezone.now(),
+            **shopper,
+        )
+        event_record(
+            store=store, type=event_types.WISHLIST_CREATE, customer=customer, data=wishlist_data(wishlist, customer)
+        )
     return wishlist, customer

@@ -257,3 +257,10 @@ def test_my_orders_and_wishlists_are_paged_and_mine(api_a, store_a, store_b):
     wishlists = me.get("/api/me/wishlists").json()
     assert sorted(w["name"] for w in wishlists["wishlists"]) == ["w0", "w1", "w2"]
     assert me.get("/api/me/orders?ordering=x").status_code == 400
+
+
+@pytest.mark.parametrize("email", ["ann\x00@shop.com", "ſara@shop.com"])
+def test_sign_in_with_an_address_no_customer_can_have_is_invalid_credentials(api_a, email):
+    response = api_a.post("/api/accounts/sign_in", {"email": email, "password": "whatever-1234"})
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["code"] == "InvalidCredentials"

@@ -4,10 +4,12 @@ import datetime as dt
 from unittest import mock
 
 import pytest
+import redis
 from django.utils import timezone
 
 from customers.models import Customer, Order, Wishlist
-from twc.api.models import IdempotencyRecord
+from tests.api.conftest import TEST_REDIS_URL
+from twc.api.models import IdempotencyRecord, IdempotencySubject
 
 pytestmark = pytest.mark.usefixtures("shared_state")
 
@@ -165,3 +167,37 @@ def test_database_records_expire_and_abandoned_runs_are_taken_over(api_a, shared
     taken_over = post_with_key(api_a, "/api/customers", other, "crashed")
     assert taken_over.status_code == 409 and "Idempotent-Replayed" not in taken_over
     assert taken_over.json()["errors"][0]["code"] == "DuplicateField"
+
+
+def test_a_stored_reply_names_its_customers_and_they_go_with_it(api_a, store_a, shared_state, settings):
+    from twc.api.idempotency_store import _redis_subject_set, expired_records_delete, stored_replies_forget
+
+    first = post_with_key(api_a, "/api/customers", {"id": "c-1", "email": "a@x.com"}, "k")
+    subject = first.json()["twc_customer_id"]
+    if shared_state == "database":
+        assert list(IdempotencySubject.objects.values_list("subject", flat=True)) == [subject]
+        IdempotencyRecord.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+        assert expired_records_delete() == 1  # records, not their subject rows
+        assert not IdempotencySubject.objects.exists()
+        return
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    name = _redis_subject_set(store_a.pk, subject)
+    assert 0 < client.ttl(name) <= settings.IDEMPOTENCY_TTL_SECONDS
+    # the key expires and is claimed again by another request: forgetting the old subject leaves it
+    client.delete(*client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}idem:*"))
+    other = post_with_key(api_a, "/api/customers", {"id": "c-2", "email": "b@x.com"}, "k")
+    assert other.status_code == 201
+    assert stored_replies_forget(store=store_a, subjects=[subject]) == 0
+    assert post_with_key(api_a, "/api/customers", {"id": "c-2", "email": "b@x.com"}, "k")["Idempotent-Replayed"]
+    assert not client.exists(name)
+
+
+def test_forgetting_touches_only_the_stores_own_replies(api_a, api_b, store_a, store_b, shared_state):
+    from twc.api.idempotency_store import stored_replies_forget
+
+    a = post_with_key(api_a, "/api/customers", {"id": "c-1", "email": "a@x.com"}, "k")
+    post_with_key(api_b, "/api/customers", {"id": "c-1", "email": "a@x.com"}, "k")
+    assert stored_replies_forget(store=store_b, subjects=[a.json()["twc_customer_id"]]) == 0
+    assert stored_replies_forget(store=store_a, subjects=[a.json()["twc_customer_id"]]) == 1
+    assert "Idempotent-Replayed" not in post_with_key(api_a, "/api/customers", {"id": "c-1", "email": "a@x.com"}, "k")
+    assert post_with_key(api_b, "/api/customers", {"id": "c-1", "email": "a@x.com"}, "k")["Idempotent-Replayed"]

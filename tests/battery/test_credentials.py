@@ -21,7 +21,6 @@ from collections import Counter
 from urllib.parse import quote
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -32,19 +31,12 @@ from rest_framework.test import APIClient
 from tests.api.conftest import shared_state  # noqa: F401  (the fixture, run on the database and Redis)
 from tests.battery.concurrency import run_concurrently
 from tests.conftest import api_client, fetch_token, post_form
+from tests.factories import user_make
 from tests.hashing import count_hashes
 
 pytestmark = pytest.mark.usefixtures("shared_state")
 
 REAL_IP, STRANGER_IP = "192.0.2.10", "198.51.100.66"
-
-
-def make_user(username: str, *, superuser: bool = False):
-    """A staff user (a superuser when asked) whose password is "pw"."""
-    model = get_user_model()
-    if superuser:
-        return model.objects.create_superuser(username, f"{username}@example.com", "pw")
-    return model.objects.create_user(username, password="pw", is_staff=True)
 
 
 def basic(client_id: str, secret: str) -> str:
@@ -74,8 +66,8 @@ def statuses(responses) -> dict[int, int]:
 
 # --- The grant ------------------------------------------------------------------------------------
 def test_a_password_grant_answers_alike_for_a_right_and_a_wrong_staff_password_without_hashing(creds_a, settings):
-    make_user("root", superuser=True)  # password "pw"
-    make_user("staff-a")
+    user_make("root", superuser=True)  # password "pw"
+    user_make("staff-a")
     hashes = count_hashes(settings)
     answers = []
     with CaptureQueriesContext(connection) as queries:
@@ -287,7 +279,7 @@ def test_introspection_answers_only_for_the_callers_own_tokens(creds_a, creds_b)
     own = introspect(token_a, creds_a)
     assert own.status_code == 200
     assert own.json()["active"] is True and own.json()["client_id"] == creds_a.client_id
-    assert set(own.json()["scope"].split()) == {"customers:read", "customers:write"}
+    assert set(own.json()["scope"].split()) == {"customers:read", "customers:write", "customers:sign_in"}
     answers = {
         "another app's live token": introspect(token_a, creds_b),
         "another app's, by body credentials": oauth_post(
@@ -417,8 +409,8 @@ def admin_sign_in(username: str, password: str, *, ip: str = REAL_IP):
 
 def test_failed_staff_sign_ins_are_throttled_per_username_and_per_address(db, settings):
     settings.ADMIN_LOGIN_USER_FAILURES_BURST, settings.ADMIN_LOGIN_IP_FAILURES_BURST = 5, 8
-    make_user("root", superuser=True)
-    make_user("staff-a")
+    user_make("root", superuser=True)
+    user_make("staff-a")
     hashes = count_hashes(settings)
     guesses = [admin_sign_in("root", f"guess-{n}", ip=f"10.1.0.{n}") for n in range(5)]
     throttled = [admin_sign_in("root", f"guess-{n}", ip=f"10.1.0.{n}") for n in range(5, 20)]
@@ -443,6 +435,6 @@ def test_failed_staff_sign_ins_are_throttled_per_username_and_per_address(db, se
 
 def test_successful_staff_sign_ins_are_not_counted(db, settings):
     settings.ADMIN_LOGIN_USER_FAILURES_BURST = 2
-    make_user("root", superuser=True)
+    user_make("root", superuser=True)
     assert {admin_sign_in("root", "pw").status_code for _ in range(6)} == {302}
     assert [admin_sign_in("root", "no").status_code for _ in range(3)] == [200, 200, 429]

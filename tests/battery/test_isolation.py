@@ -20,6 +20,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
+from events.models import Event, WebhookDelivery, WebhookSubscription
 from tests.factories import customer_make, order_make, wishlist_make
 
 
@@ -122,6 +123,16 @@ CASES = [
     Case("/api/me/orders with B's store token", "get", "/api/me/orders", expect=401),
     Case("send_password_reset to A's customer", "post", "/api/customers/{a_ref}/send_password_reset", {}),
     Case("recover with A's email", "post", "/api/accounts/recover", {"email": "{a_email}"}, expect=202),
+    Case("A's event by id", "get", "/api/events/{a_event}"),
+    Case("the event feed", "get", "/api/events", expect=200),
+    Case("the event feed filtered by type", "get", "/api/events?types=customers/create", expect=200),
+    Case("A's webhook", "get", "/api/webhooks/{a_webhook}"),
+    Case("PATCH A's webhook", "patch", "/api/webhooks/{a_webhook}", {"enabled": False}),
+    Case("DELETE A's webhook", "delete", "/api/webhooks/{a_webhook}"),
+    Case("rotate A's webhook secret", "post", "/api/webhooks/{a_webhook}/rotate_secret"),
+    Case("A's webhook deliveries", "get", "/api/webhooks/{a_webhook}/deliveries"),
+    Case("redeliver to A's webhook", "post", "/api/webhooks/{a_webhook}/redeliver", {"event_ids": ["{a_event}"]}),
+    Case("the webhooks", "get", "/api/webhooks", expect=200),
 ]
 
 # Values that change from one run to the next whatever the store: masked before comparing twins.
@@ -176,6 +187,8 @@ def store_a_snapshot(store_a) -> dict:
         "orders": [model_to_dict(o) for o in Order.objects.filter(store=store_a).order_by("id")],
         "wishlists": [model_to_dict(w) for w in Wishlist.objects.filter(store=store_a).order_by("id")],
         "invites": [model_to_dict(i) for i in AccountInvite.objects.filter(customer__store=store_a).order_by("id")],
+        "webhooks": list(WebhookSubscription.objects.filter(store=store_a).values()),
+        "deliveries": list(WebhookDelivery.objects.filter(subscription__store=store_a).values()),
         "links_into_a": [
             (model.__name__, row_id)
             for model in (Order, Wishlist)
@@ -230,6 +243,14 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store
     assert order.customer == a1
     wishlist_make(store=store_a, customer_id="alpha-ref-001", items=["a-secret-sku"])
     customer_make(store=store_b, id="b-own", email="own@b-store.test")
+    a_webhook = WebhookSubscription.objects.create(
+        store=store_a,
+        url="https://a-secret-hooks.test/x",
+        topics=["*"],
+        secret="whsec_a-secret",
+        created_at=a1.created_at,
+        updated_at=a1.created_at,
+    )
 
     real = {
         "a_ref": a1.ref,
@@ -240,6 +261,8 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store
         "a_phone": a1.phone,
         "a_address_id": a1.addresses.get().id,
         "a_order_name": "#A-SECRET-1",
+        "a_event": str(Event.objects.filter(store=store_a).values_list("event_id", flat=True).first()),
+        "a_webhook": str(a_webhook.id),
     }
     ghost = {
         "a_ref": "ghost-ref-001",
@@ -250,6 +273,8 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store
         "a_phone": "+16135550177",
         "a_address_id": 987_654_321,
         "a_order_name": "#GHOST-1",
+        "a_event": str(uuid.uuid4()),
+        "a_webhook": str(uuid.uuid4()),
     }
     # What B must never see unless it sent it itself.
     secrets = [
@@ -262,6 +287,8 @@ def test_store_b_can_neither_read_nor_write_store_a(api_a, api_b, store_a, store
         "a-secret-sku",
         str(a1.twc_customer_id),
         str(a2.twc_customer_id),
+        "a-secret-hooks",
+        "whsec_a-secret",
     ]
 
     requests = reads = writes = 0

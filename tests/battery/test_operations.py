@@ -13,8 +13,9 @@ from django.core.management import call_command
 
 from tenants.models import Store
 from tenants.services import store_clean, store_create
-from tests.admin.conftest import logged_in, make_user
+from tests.admin.conftest import logged_in
 from tests.api.conftest import TEST_REDIS_URL, require_redis
+from tests.factories import user_make
 from twc.api.models import RateLimitBucket
 from twc.api.ratelimit import application_limits, idle_buckets_delete, take
 from twc.api.shared_state import redis_key
@@ -53,7 +54,7 @@ def admin_store_form(**settings) -> dict:
 
 @pytest.fixture
 def root_admin(db, store_a):
-    return logged_in(make_user("root-ops", superuser=True))
+    return logged_in(user_make("root-ops", superuser=True))
 
 
 @pytest.mark.parametrize(("bad", "field"), BAD_SETTINGS)

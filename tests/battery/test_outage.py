@@ -1,7 +1,9 @@
 """Database outage: under a steady load of creates, PostgreSQL restarts. During the outage the API
 answers 503 ServiceUnavailable with Retry-After in the contract's shape (never a 500, not even from
 authentication or the token endpoint, which reach the database first); afterwards it recovers by
-itself; every write it acknowledged with a 201 is in the database.
+itself; every write it acknowledged with a 201 is in the database. Every create carries an
+`Idempotency-Key`: after the restart, a retry of each request answered 503 runs again (its key was
+released, never held until its lock ran out), and a retry of an acknowledged one is its replay.
 
 The test starts its own PostgreSQL cluster (initdb into a temporary folder, as the `postgres` OS
 user, on a port of 5440-5449) and serves the project with gunicorn, as in production.
@@ -32,6 +34,8 @@ PG_PORTS = range(5440, 5450)
 HTTP_PORTS = range(8340, 8350)
 LOAD_THREADS = 4
 PAUSE_BETWEEN_REQUESTS = 0.02  # bounded load: at most ~50 requests/s per thread
+UPLOAD_ITEMS = 2000
+RETRIED = 60  # of the creates answered 503, retried with their Idempotency-Key after the restart
 
 
 def cannot_run(reason: str):
@@ -180,6 +184,9 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
         assert status == 200, token
         auth = {"Authorization": f"Bearer {token['access_token']}"}
 
+        def keyed(ref: str) -> dict:
+            return {**auth, "Idempotency-Key": f"key-{ref}"}
+
         outcomes: list[tuple[float, int, str, dict, dict]] = []  # (finished at, status, ref, headers, body)
         lock = threading.Lock()
 
@@ -190,7 +197,7 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
                 ref = f"load-{worker}-{number}"
                 try:
                     status, headers, body = call(
-                        port, "POST", "/api/customers", {"id": ref, "email": f"{ref}@example.com"}, auth
+                        port, "POST", "/api/customers", {"id": ref, "email": f"{ref}@example.com"}, keyed(ref)
                     )
                 except OSError as exc:
                     status, headers, body = 0, {}, {"error": repr(exc)}
@@ -202,6 +209,20 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
         for thread in threads:
             thread.start()
         time.sleep(2)
+        # An upload under way when the database stops: it has claimed its key, and its answer (a 503)
+        # comes while the key cannot be released.
+        slow_items = [{"id": f"up-{i}", "email": f"up-{i}@example.com"} for i in range(UPLOAD_ITEMS)]
+        slow: dict[str, tuple] = {}
+
+        def slow_upload() -> None:
+            slow["first"] = call(port, "POST", "/api/upload-customers", slow_items, keyed("slow-upload"))
+
+        threads.append(threading.Thread(target=slow_upload, daemon=True))
+        threads[-1].start()
+        with psycopg.connect(cluster.url.replace("postgres://", "postgresql://"), autocommit=True) as db:
+            claimed = "SELECT 1 FROM twc_api_idempotencyrecord WHERE key = 'key-slow-upload'"
+            while not db.execute(claimed).fetchone():
+                time.sleep(0.005)
         cluster.stop("fast")
         stopped_at = time.monotonic()
         time.sleep(1)
@@ -234,6 +255,26 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
         with psycopg.connect(cluster.url.replace("postgres://", "postgresql://")) as db:
             stored = db.execute("SELECT count(*) FROM customers_customer WHERE ref = ANY(%s)", [acknowledged])
             stored = stored.fetchone()[0]
+        # The retries, once the released keys' background finishes have run (every 0.5 s).
+        time.sleep(1)
+        # The first ones include every create under way when the database stopped.
+        refused = [ref for _, s, ref, *_ in sorted(outcomes) if s == 503][:RETRIED]
+        retried = [
+            call(port, "POST", "/api/customers", {"id": r, "email": f"{r}@example.com"}, keyed(r)) for r in refused
+        ]
+        replays = [
+            call(port, "POST", "/api/customers", {"id": r, "email": f"{r}@example.com"}, keyed(r))
+            for r in acknowledged[-20:]
+        ]
+        slow["retry"] = call(port, "POST", "/api/upload-customers", slow_items, keyed("slow-upload"))
+        print(
+            f"\nretries with the same Idempotency-Key: {len(retried)} requests answered 503 retried, "
+            f"{sum(s == 201 and 'Idempotent-Replayed' not in h for s, h, _ in retried)} ran again (201), "
+            f"{sum(s == 409 for s, _, _ in retried)} x 409; {len(replays)} acknowledged ones retried, "
+            f"{sum(h.get('Idempotent-Replayed') == 'true' for _, h, _ in replays)} replayed; the upload under way "
+            f"at the stop answered {slow['first'][0]}, its retry {slow['retry'][0]} "
+            f"({slow['retry'][2].get('created')} created)"
+        )
         print(
             f"\ndatabase outage: {len(statuses)} requests, {statuses.count(201)} x 201, {len(unavailable)} x 503, "
             f"{len(statuses) - statuses.count(201) - len(unavailable)} other; outage "
@@ -247,6 +288,14 @@ def test_database_restart_under_load_answers_503_then_recovers_and_loses_nothing
         assert recovered, "no 201 within 30 s of the restart"
         assert settled and set(settled) == {201}
         assert stored == len(acknowledged)
+        assert refused and all(s == 201 and "Idempotent-Replayed" not in h for s, h, _ in retried), [
+            b for s, _, b in retried if s != 201
+        ]
+        assert all(s == 201 and h.get("Idempotent-Replayed") == "true" for s, h, _ in replays)
+        assert is_contract_503(*slow["first"])
+        status, headers, report = slow["retry"]
+        assert status == 200 and "Idempotent-Replayed" not in headers, slow["retry"]  # was 409 for 300 s
+        assert report["created"] == UPLOAD_ITEMS
     finally:
         stop.set()
         for thread in threads:

@@ -8,5 +8,5 @@ class ApiConfig(AppConfig):
     label = "twc_api"
     default_auto_field = "django.db.models.BigAutoField"
 
-    def ready(self):
+    def ready(self) -> None:
         from twc import checks  # noqa: F401  (registers the project's deploy checks)

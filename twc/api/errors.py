@@ -7,12 +7,35 @@ kinds of helper, each returning one type:
 - an entry builder (`*_entry`) returns one `FieldError`, for the codes that are collected into one
   response field by field (InvalidField, RequiredField, DuplicateField).
 A bulk item's failure takes the entries of an error: `error.errors`.
+
+Every answer is bounded whatever the request: an entry cuts the text it echoes (`message`, `field`,
+`duplicateValue`), an `ApiError` keeps at most MAX_ERRORS entries and counts the rest
+(`errors_omitted`, rendered as `errorsOmitted`), and twc.api.exceptions.error_body keeps the
+rendered body within MAX_ERROR_RESPONSE_BYTES. Collectors of many entries (customers.field_checker)
+stop building entries once full and only count.
 """
 
 import enum
 from dataclasses import dataclass
 
 RETRY_AFTER_SECONDS = 5
+
+# The contract's bounds: an error response lists at most MAX_ERRORS entries and is at most
+# MAX_ERROR_RESPONSE_BYTES long; a bulk item's result lists at most MAX_ITEM_ERRORS.
+MAX_ERRORS = 100
+MAX_ITEM_ERRORS = 20
+MAX_ERROR_RESPONSE_BYTES = 64 * 1024
+# What an entry echoes of the request, in characters: room for every message and value the rules
+# produce (an id or an email is at most 255), not for a megabyte string sent back.
+MAX_MESSAGE_CHARS = 1000
+MAX_FIELD_CHARS = 200
+MAX_VALUE_CHARS = 300
+CUT_MARK = "…"
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text` if it has at most `limit` characters, else its start and CUT_MARK (`limit` in all)."""
+    return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
 
 
 @enum.unique
@@ -53,6 +76,18 @@ class FieldError:
     field: str | None = None
     duplicate_value: object = None
 
+    def __post_init__(self) -> None:
+        # Cut at construction, so an entry is small wherever it goes (a response, a stored reply,
+        # the import's errors file), whatever the input it echoes.
+        object.__setattr__(self, "message", _cut(str(self.message), MAX_MESSAGE_CHARS))
+        if self.field is not None:
+            object.__setattr__(self, "field", _cut(str(self.field), MAX_FIELD_CHARS))
+        value = self.duplicate_value
+        if value is not None and not isinstance(value, (str, bool, int, float)):
+            value = str(value)
+        if isinstance(value, str):
+            object.__setattr__(self, "duplicate_value", _cut(value, MAX_VALUE_CHARS))
+
     def as_dict(self) -> dict[str, object]:
         entry: dict[str, object] = {"code": self.code, "message": self.message}
         if self.field is not None:
@@ -63,14 +98,25 @@ class FieldError:
 
 
 class ApiError(Exception):
-    """An error with the contract's shape: a status and one or more entries."""
+    """An error with the contract's shape: a status and one or more entries.
+
+    At most MAX_ERRORS entries are kept; `errors_omitted` counts those left out (given by a collector
+    that stopped building them, plus any beyond MAX_ERRORS here).
+    """
 
     status = 400
 
     def __init__(
-        self, errors: list[FieldError] | FieldError, status: int | None = None, headers: dict[str, str] | None = None
+        self,
+        errors: list[FieldError] | FieldError,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        omitted: int = 0,
     ):
-        self.errors = errors if isinstance(errors, list) else [errors]
+        errors = errors if isinstance(errors, list) else [errors]
+        self.errors = errors[:MAX_ERRORS]
+        self.errors_omitted = omitted + len(errors) - len(self.errors)
         if status is not None:
             self.status = status
         self.headers = headers or {}

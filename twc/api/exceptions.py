@@ -15,6 +15,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from twc.api.errors import (
+    MAX_ERROR_RESPONSE_BYTES,
     ApiError,
     ErrorCode,
     FieldError,
@@ -31,6 +32,7 @@ from twc.api.errors import (
     too_many_requests,
     unsupported_media_type,
 )
+from twc.api.renderers import dumps
 
 logger = logging.getLogger("twc.api")
 
@@ -59,8 +61,34 @@ def unavailable_error(exc: Exception) -> ApiError:
     return service_unavailable()
 
 
-def error_body(status: int, errors: list[FieldError]) -> dict[str, object]:
-    return {"statusCode": status, "message": errors[0].message, "errors": [e.as_dict() for e in errors]}
+# The envelope around the entries: statusCode, the keys, the brackets, errorsOmitted's digits.
+_ENVELOPE_BYTES = 128
+
+
+def error_body(status: int, errors: list[FieldError], *, omitted: int = 0) -> dict[str, object]:
+    """The contract's error shape; `errorsOmitted` beside `errors` when entries were left out.
+
+    The entries are kept, in order, while the rendered body stays within MAX_ERROR_RESPONSE_BYTES
+    (the first always is: an entry's text is cut at construction, see twc.api.errors).
+    """
+    message = errors[0].message
+    size = _ENVELOPE_BYTES + len(dumps(message))
+    entries: list[dict[str, object]] = []
+    for error in errors:
+        entry = error.as_dict()
+        size += len(dumps(entry)) + 1
+        if entries and size > MAX_ERROR_RESPONSE_BYTES:
+            break
+        entries.append(entry)
+    body = {"statusCode": status, "message": message, "errors": entries}
+    omitted += len(errors) - len(entries)
+    if omitted:
+        body["errorsOmitted"] = omitted
+    return body
+
+
+def api_error_body(error: ApiError) -> dict[str, object]:
+    return error_body(error.status, error.errors, omitted=error.errors_omitted)
 
 
 def _drf_validation_entries(detail: object, prefix: str | None = "") -> list[FieldError]:
@@ -94,7 +122,8 @@ def to_api_error(exc: Exception) -> ApiError | None:
     if isinstance(exc, (drf.NotAuthenticated, drf.AuthenticationFailed)):
         if isinstance(exc, drf.NotAuthenticated):
             return invalid_token("A valid bearer token is required.")
-        return invalid_token(str(exc.detail), bearer_error=exc.get_codes())
+        codes = exc.get_codes()  # one code for a message; a list or dict names no RFC 6750 error
+        return invalid_token(str(exc.detail), bearer_error=codes if isinstance(codes, str) else None)
     if isinstance(exc, (drf.PermissionDenied, DjangoPermissionDenied)):
         return insufficient_scope("The token lacks the scope this request needs.")
     if isinstance(exc, (drf.NotFound, Http404)):
@@ -118,7 +147,7 @@ def to_api_error(exc: Exception) -> ApiError | None:
 
 
 def error_response(error: ApiError) -> Response:
-    response = Response(error_body(error.status, error.errors), status=error.status)
+    response = Response(api_error_body(error), status=error.status)
     for name, value in error.headers.items():
         response[name] = value
     return response

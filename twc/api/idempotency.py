@@ -4,39 +4,49 @@ The first response for (store, key) is kept for IDEMPOTENCY_TTL_SECONDS and repl
 `Idempotent-Replayed: true`, to a retry that sends the same method, path and body. The same key with
 another request is `422 IdempotencyKeyReused`; a retry while the first still runs is
 `409 IdempotencyKeyInProgress`. Kept: 2xx and the 4xx a retry would get again; not kept (the key is
-released so a retry runs afresh): 5xx and 503, and 401/403/429, which depend on the caller's
-credentials or budget rather than on the request.
+released so a retry runs afresh): 5xx and 503 (or an exception), 401/403/429, which depend on the
+caller's credentials or budget rather than on the request, a reply over MAX_STORED_REPLY_BYTES, and
+every reply of a view marked `RepliesNotStored` (its answer carries a link a retry must not get twice).
 
-State is shared by every server process: Redis when `REDIS_URL` is set (SET NX with expiry), else the
-`IdempotencyRecord` table (its unique (store, key) constraint decides who runs first). The store is
-`request.store`, resolved by the store middleware (tenants.middleware.StoreMiddleware) before this one.
+A replay goes only to a token with the scope the request needs (`request.store_token_has_scope`, set
+by the store middleware, tenants.middleware.StoreMiddleware, which runs before this one and resolves
+`request.store`): any other token goes on to the view, which refuses it, and claims nothing.
+
+A stored reply names the customers it holds (`reply_holds`), so that erasing one of them deletes it
+(twc.api.idempotency_store.stored_replies_forget). Where the state lives: twc.api.idempotency_store.
 """
 
-import base64
-import datetime as dt
 import hashlib
-import json
+import logging
 import re
-import uuid
-from dataclasses import dataclass, field
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import redis
-from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
-from django.utils import timezone
 
 from twc.api.errors import idempotency_key_in_progress, idempotency_key_reused, invalid_field, service_unavailable
+from twc.api.idempotency_store import Claim, Stored, begin, finish
 from twc.api.middleware import GetResponse, answers_503_when_database_is_down, json_error_response
-from twc.api.models import IdempotencyRecord
-from twc.api.shared_state import redis_client, redis_key, use_redis
+
+logger = logging.getLogger("twc.api")
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 KEPT_HEADERS = ("Content-Type", "ETag", "Location", "Link")
 NOT_KEPT_STATUSES = frozenset({401, 403, 429})
+# The contract: a larger reply is answered, not stored (and its key released).
+MAX_STORED_REPLY_BYTES = 16 * 1024 * 1024
+SUBJECTS_ATTRIBUTE = "idempotency_subjects"
+# Set on the request by process_view for a view marked RepliesNotStored.
+NOT_STORED_ATTRIBUTE = "idempotency_not_stored"
+# A finish that could not reach the database or Redis is retried this often until the lock runs out.
+FINISH_RETRY_SECONDS = 0.5
 _KEY_PATTERN = re.compile(r"[\x21-\x7e]{1,255}")
 
 
@@ -44,140 +54,26 @@ def is_kept(status: int) -> bool:
     return status < 500 and status not in NOT_KEPT_STATUSES
 
 
-@dataclass
-class Stored:
-    status: int
-    headers: dict[str, Any]
-    body: bytes
+class RepliesNotStored:
+    """A view mixin: its answers carry a link or a secret (send_invite's activation link), so none is
+    stored. The key still refuses a second concurrent run; once the first has answered, a retry runs
+    again, and its new link voids the old one."""
+
+    idempotency_stores_replies = False
 
 
-@dataclass
-class Claim:
-    """What `begin` found: 'new' (run it; `owner` identifies this run), 'replay', 'mismatch', 'running'."""
-
-    outcome: str
-    owner: str = ""
-    stored: Stored | None = None
-    record_id: int | None = field(default=None)
+def reply_holds(response: HttpResponse, subjects: Iterable[object]) -> HttpResponse:
+    """Name the customers (by twc_customer_id) whose data `response` holds: a stored replay of it is
+    deleted when one of them is erased."""
+    setattr(response, SUBJECTS_ATTRIBUTE, [str(subject) for subject in subjects])
+    return response
 
 
-# --- Redis --------------------------------------------------------------------------------------
-# Delete or overwrite the key only while this run still owns it (a run that outlived its lock and
-# was taken over must not clobber the newer run's state).
-RELEASE_SCRIPT = """
-local value = redis.call('GET', KEYS[1])
-if value and cjson.decode(value)['owner'] == ARGV[1] then
-  if ARGV[2] == '' then return redis.call('DEL', KEYS[1]) end
-  return redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-end
-return 0
-"""
-
-
-def _redis_name(store_id: int, key: str) -> str:
-    return redis_key("idem", store_id, hashlib.sha256(key.encode()).hexdigest())
-
-
-def _redis_begin(store_id: int, key: str, fingerprint: str) -> Claim:
-    client, name, owner = redis_client(), _redis_name(store_id, key), uuid.uuid4().hex
-    running = json.dumps({"state": "running", "fp": fingerprint, "owner": owner})
-    for _ in range(3):
-        if client.set(name, running, nx=True, ex=settings.IDEMPOTENCY_LOCK_SECONDS):
-            return Claim("new", owner=owner)
-        raw = client.get(name)
-        if raw is None:
-            continue  # expired between the two calls
-        value = json.loads(raw)
-        if value["fp"] != fingerprint:
-            return Claim("mismatch")
-        if value["state"] == "running":
-            return Claim("running")
-        return Claim("replay", stored=Stored(value["status"], value["headers"], base64.b64decode(value["body"])))
-    return Claim("running")
-
-
-def _redis_finish(claim: Claim, store_id: int, key: str, fingerprint: str, stored: Stored | None) -> None:
-    value = ""
-    if stored is not None:
-        value = json.dumps(
-            {
-                "state": "done",
-                "fp": fingerprint,
-                "owner": claim.owner,
-                "status": stored.status,
-                "headers": stored.headers,
-                "body": base64.b64encode(stored.body).decode(),
-            }
-        )
-    redis_client().eval(
-        RELEASE_SCRIPT, 1, _redis_name(store_id, key), claim.owner, value, settings.IDEMPOTENCY_TTL_SECONDS
-    )
-
-
-# --- Database -----------------------------------------------------------------------------------
-def _database_begin(store_id: int, key: str, fingerprint: str) -> Claim:
-    owner = uuid.uuid4().hex
-    for _ in range(3):
-        now = timezone.now()
-        try:
-            with transaction.atomic():
-                created = IdempotencyRecord.objects.create(
-                    store_id=store_id,
-                    key=key,
-                    fingerprint=fingerprint,
-                    owner=owner,
-                    locked_until=now + dt.timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS),
-                    created_at=now,
-                    expires_at=now + dt.timedelta(seconds=settings.IDEMPOTENCY_TTL_SECONDS),
-                )
-            return Claim("new", owner=owner, record_id=created.pk)
-        except IntegrityError:
-            pass
-        record = IdempotencyRecord.objects.filter(store_id=store_id, key=key).first()
-        if record is None:
-            continue
-        if record.expires_at <= now:
-            IdempotencyRecord.objects.filter(pk=record.pk, expires_at=record.expires_at).delete()
-            continue
-        if record.fingerprint != fingerprint:
-            return Claim("mismatch")
-        if record.status is not None:
-            return Claim("replay", stored=Stored(record.status, record.headers, bytes(record.body)))
-        if record.locked_until is not None and record.locked_until > now:
-            return Claim("running")
-        # The first run's process died without an answer: this retry takes the key over.
-        taken = IdempotencyRecord.objects.filter(pk=record.pk, owner=record.owner, status__isnull=True).update(
-            owner=owner, locked_until=now + dt.timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS)
-        )
-        if taken:
-            return Claim("new", owner=owner, record_id=record.pk)
-    return Claim("running")
-
-
-def expired_records_delete(*, store: Any = None) -> int:
-    """Delete the stored responses past their expiry (they hold customers' data): the database
-    backend only; Redis expires its keys by itself. The number deleted. `store`: a tenants.Store, or
-    None for every store."""
-    expired = IdempotencyRecord.objects.filter(expires_at__lt=timezone.now())
-    if store is not None:
-        expired = expired.filter(store=store)
-    return expired.delete()[0]
-
-
-def _database_finish(claim: Claim, stored: Stored | None) -> None:
-    assert claim.record_id is not None  # a claim this backend made "new" names its row
-    mine = IdempotencyRecord.objects.filter(pk=claim.record_id, owner=claim.owner, status__isnull=True)
-    if stored is None:
-        mine.delete()
-    else:
-        mine.update(status=stored.status, headers=stored.headers, body=stored.body, locked_until=None)
-
-
-# --- The middleware -----------------------------------------------------------------------------
 def fingerprint_of(request: HttpRequest) -> str:
+    assert request.method is not None  # a request from Django's handler always has one
     digest = hashlib.sha256()
     # The query string too: ?on_conflict=skip and ?on_conflict=update are different requests.
-    for part in ((request.method or "").encode(), request.get_full_path().encode(), request.body):
+    for part in (request.method.encode(), request.get_full_path().encode(), request.body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()
@@ -191,8 +87,20 @@ def replay(stored: Stored) -> HttpResponse:
     return response
 
 
+def reply_to_store(request: HttpRequest, response: HttpResponseBase) -> Stored | None:
+    """What of `response` is kept for the key, or None to release the key."""
+    if not is_kept(response.status_code) or response.streaming or getattr(request, NOT_STORED_ATTRIBUTE, False):
+        return None
+    if not isinstance(response, HttpResponse):
+        return None  # not streaming, yet no HttpResponse: it has no `content` to keep
+    if len(response.content) > MAX_STORED_REPLY_BYTES:
+        return None
+    headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
+    return Stored(response.status_code, headers, response.content)
+
+
 class IdempotencyMiddleware:
-    def __init__(self, get_response: GetResponse):
+    def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
 
     @answers_503_when_database_is_down
@@ -205,17 +113,15 @@ class IdempotencyMiddleware:
                 invalid_field(HEADER, f"'{HEADER}' must be 1 to 255 printable ASCII characters.")
             )
         store = getattr(request, "store", None)
-        if store is None:
-            return self.get_response(request)  # the view answers 401
-        store_id = store.pk
-        fingerprint = fingerprint_of(request)
+        if store is None or not getattr(request, "store_token_has_scope", False):
+            return self.get_response(request)  # the view answers 401 or 403; nothing is claimed
         try:
-            claim = (_redis_begin if use_redis() else _database_begin)(store_id, key, fingerprint)
+            claim = begin(store.pk, key, fingerprint_of(request))
         except redis.RedisError:
             outage = service_unavailable("Idempotency keys cannot be checked right now; retry later.")
             return json_error_response(outage)
         if claim.outcome == "replay":
-            assert claim.stored is not None  # a "replay" claim carries what it replays
+            assert claim.stored is not None  # begin gives every replay its stored reply
             return replay(claim.stored)
         if claim.outcome == "mismatch":
             reused = idempotency_key_reused(f"This {HEADER} was already used with a different request.")
@@ -227,18 +133,102 @@ class IdempotencyMiddleware:
                 )
             )
 
-        stored = None
+        stored: Stored | None = None
+        subjects: Iterable[str] = ()
         try:
             response = self.get_response(request)
-            if is_kept(response.status_code) and isinstance(response, HttpResponse):  # not streamed
-                headers = {name: response[name] for name in KEPT_HEADERS if response.has_header(name)}
-                stored = Stored(response.status_code, headers, response.content)
+            stored = reply_to_store(request, response)
+            subjects = getattr(response, SUBJECTS_ATTRIBUTE, ())
             return response
         finally:
-            try:
-                if use_redis():
-                    _redis_finish(claim, store_id, key, fingerprint, stored)
-                else:
-                    _database_finish(claim, stored)
-            except redis.RedisError:
-                pass  # the running marker expires after IDEMPOTENCY_LOCK_SECONDS
+            finish_or_defer(claim, stored, subjects)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> None:
+        # DRF's as_view() gives the view class as `cls`, Django's as `view_class`.
+        view_class = getattr(view_func, "cls", None) or getattr(view_func, "view_class", None)
+        if getattr(view_class, "idempotency_stores_replies", True) is False:
+            setattr(request, NOT_STORED_ATTRIBUTE, True)
+        return None
+
+
+# --- Finishing later ----------------------------------------------------------------------------
+def finish_or_defer(claim: Claim, stored: Stored | None, subjects: Iterable[str]) -> None:
+    """Store the reply or release the key now; if the database or Redis cannot be reached (an
+    outage that began while the request ran), leave it to the background finisher, so that the
+    answer still goes out and the key is not held until its lock runs out."""
+    subjects = list(subjects)
+    try:
+        finish(claim, stored, subjects)
+    except (DatabaseError, redis.RedisError) as exc:
+        logger.warning("idempotency key not finished (%s): retrying in the background", exc.__class__.__name__)
+        deferred_finishes.add(claim.lock_deadline, lambda: finish(claim, stored, subjects))
+
+
+@dataclass
+class _Job:
+    deadline: float
+    run: Callable[[], None]
+
+
+class DeferredFinishes:
+    """Finishes retried in one background thread every FINISH_RETRY_SECONDS, each until it succeeds
+    or its lock runs out (then another run may take the key over anyway). The thread ends when none
+    is left."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jobs: list[_Job] = []
+        self._running = 0  # taken out of _jobs by the thread, not yet done
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: float, run: Callable[[], None]) -> None:
+        with self._lock:
+            self._jobs.append(_Job(deadline, run))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._work, name="idempotency-finisher", daemon=True)
+                self._thread.start()
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._jobs) + self._running
+
+    def _work(self) -> None:
+        try:
+            while True:
+                time.sleep(FINISH_RETRY_SECONDS)
+                with self._lock:
+                    jobs, self._jobs = self._jobs, []
+                    self._running = len(jobs)
+                left = [job for job in jobs if job.deadline > time.monotonic() and not self._done(job)]
+                with self._lock:
+                    self._jobs.extend(left)
+                    self._running = 0
+                    if not self._jobs:
+                        self._thread = None  # under the lock: the next add starts a new thread
+                        return
+        except BaseException:
+            with self._lock:
+                self._thread, self._running = None, 0
+            raise
+        finally:
+            connections.close_all()
+
+    @staticmethod
+    def _done(job: _Job) -> bool:
+        try:
+            job.run()
+        except (DatabaseError, redis.RedisError):
+            connections.close_all()  # reconnect on the next attempt
+            return False
+        except Exception:
+            logger.exception("idempotency key: a deferred finish failed")
+        return True
+
+
+deferred_finishes = DeferredFinishes()

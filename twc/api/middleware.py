@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
 from twc.api.errors import ApiError, invalid_json_input, payload_too_large
-from twc.api.exceptions import error_body, is_database_unavailable, unavailable_error
+from twc.api.exceptions import api_error_body, is_database_unavailable, unavailable_error
 from twc.api.renderers import dumps
 
 # What Django hands a middleware: the rest of the chain.
@@ -18,9 +18,7 @@ Middleware = TypeVar("Middleware")
 
 
 def json_error_response(error: ApiError) -> HttpResponse:
-    response = HttpResponse(
-        dumps(error_body(error.status, error.errors)), status=error.status, content_type="application/json"
-    )
+    response = HttpResponse(dumps(api_error_body(error)), status=error.status, content_type="application/json")
     for name, value in error.headers.items():
         response[name] = value
     return response

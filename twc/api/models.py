@@ -28,6 +28,17 @@ class IdempotencyRecord(models.Model):
         return f"Idempotency key {self.pk}"
 
 
+class IdempotencySubject(models.Model):
+    """A data subject (a customer, by its twc_customer_id) whose data a stored reply holds: erasing
+    the customer deletes the reply (twc.api.idempotency_store.stored_replies_forget)."""
+
+    record = models.ForeignKey(IdempotencyRecord, on_delete=models.CASCADE, related_name="subjects")
+    subject = models.CharField(max_length=64, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Subject of idempotency key {self.record_id}"
+
+
 class RateLimitBucket(models.Model):
     """One token bucket: the tokens left at `updated_at` (Unix seconds)."""
 

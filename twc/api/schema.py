@@ -10,6 +10,7 @@ from typing import Any
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
+from twc.api.errors import MAX_ERROR_RESPONSE_BYTES, MAX_ERRORS
 from twc.text import CONTROL_EXCEPT_TAB_AND_BREAKS, CONTROL_OR_BREAK
 
 # The text rules of twc.text as JSON Schema patterns (ECMA and Python regex alike), so that the
@@ -62,7 +63,13 @@ class ErrorSerializer(serializers.Serializer):
     statusCode = serializers.IntegerField()
     message = serializers.CharField()
     # A declared field: DRF's metaclass takes it out of the class, so it does not hide Serializer.errors.
-    errors = ErrorEntrySerializer(many=True)  # type: ignore[assignment]
+    errors = ErrorEntrySerializer(many=True, help_text=f"At most {MAX_ERRORS} errors.")  # type: ignore[assignment]
+    errorsOmitted = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text=f"How many more errors there were than `errors` lists (at most {MAX_ERRORS}, "
+        f"and the response at most {MAX_ERROR_RESPONSE_BYTES // 1024} KB). Absent when none was left out.",
+    )
 
     class Meta:
         ref_name = "Error"

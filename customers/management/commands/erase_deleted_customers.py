@@ -2,12 +2,15 @@
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from customers.services.erasure import customer_erase, customers_due_for_erasure
+from events.recording import events_delete_expired
 from tenants.models import Store
-from twc.api.idempotency import expired_records_delete
+from twc.api.errors import ApiError
+from twc.api.idempotency_store import expired_records_delete
 from twc.api.ratelimit import application_limits, idle_buckets_delete
 
 
@@ -37,7 +40,10 @@ class Command(BaseCommand):
             return
         erased = 0
         for customer in due.iterator(chunk_size=500):
-            customer_erase(store=customer.store, customer=customer)
+            try:
+                customer_erase(store=customer.store, customer=customer)
+            except ApiError as exc:
+                raise CommandError(f"stopped after erasing {erased} customers: {exc.message}") from None
             erased += 1
         self.stdout.write(f"Erased {erased} customers {when}.")
         # Stored API responses (Idempotency-Key replays) hold customers' data too: those past their
@@ -45,6 +51,7 @@ class Command(BaseCommand):
         removed = expired_records_delete(store=store)
         self.stdout.write(f"Deleted {removed} expired stored API responses{scope}.")
         self.delete_idle_rate_limit_buckets()
+        self.delete_expired_events()
 
     def delete_idle_rate_limit_buckets(self) -> None:
         """Housekeeping of the whole service (not of one store): rate-limit buckets in the database
@@ -52,3 +59,8 @@ class Command(BaseCommand):
         own_limits = Store.objects.exclude(rate_limit_per_second=None, rate_limit_burst=None)
         deleted = idle_buckets_delete(limits=[application_limits(store) for store in own_limits])
         self.stdout.write(f"Deleted {deleted} idle rate-limit buckets.")
+
+    def delete_expired_events(self) -> None:
+        """Events are kept EVENTS_RETENTION_DAYS whatever --older-than says (every store's)."""
+        removed = events_delete_expired()
+        self.stdout.write(f"Deleted {removed} events past their retention ({settings.EVENTS_RETENTION_DAYS} days).")
