@@ -308,7 +308,10 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Enum components named for what they hold (the upload's `status` is not any status).
-    "ENUM_NAME_OVERRIDES": {"UploadStatusEnum": ["created", "updated", "skipped", "failed"]},
+    "ENUM_NAME_OVERRIDES": {
+        "UploadStatusEnum": ["created", "updated", "skipped", "failed"],
+        "EventTypeEnum": "events.types.EVENT_TYPES",
+    },
     # The choices are their own names (currency and country codes among them): no "`CAD` - CAD" lists.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "POSTPROCESSING_HOOKS": [

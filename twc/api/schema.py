@@ -5,6 +5,7 @@ drf-spectacular documents only success responses by default, and a schema fuzzer
 4xx as undocumented: `error_responses` and the postprocessing hook add them.
 """
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
@@ -101,6 +102,23 @@ IDEMPOTENCY_KEY = {
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def name_enum_members(schema: dict[str, Any]) -> None:
+    """Member names for generated clients, which call a value that is no identifier VALUE_0:
+    `customers/create` is CUSTOMERS_CREATE, the empty choice BLANK (x-enum-varnames). A schema that
+    names its members itself (the orderings) keeps its names."""
+    values = schema.get("enum")
+    if not values or "x-enum-varnames" in schema or not all(isinstance(v, str) for v in values):
+        return
+    if all(IDENTIFIER.fullmatch(v) for v in values):
+        return
+    names = [re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() or "BLANK" for value in values]
+    if len(set(names)) == len(names) and all(IDENTIFIER.fullmatch(n) for n in names):
+        schema["x-enum-varnames"] = names
+
+
 def add_api_conventions(result: dict[str, Any], generator: object, request: object, public: bool) -> dict[str, Any]:
     """Postprocessing hook: the responses, headers and parameters every /api/ operation shares."""
     # The routes take an optional trailing slash; the contract writes the paths without one.
@@ -112,9 +130,7 @@ def add_api_conventions(result: dict[str, Any], generator: object, request: obje
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
-        # The empty choice of a blankable enum: a member name for generated clients (not VALUE_0).
-        if name == "BlankEnum" and component.get("enum") == [""]:
-            component["x-enum-varnames"] = ["BLANK"]
+        name_enum_members(component)
     for path, operations in result["paths"].items():
         if not path.startswith("/api/"):
             continue
