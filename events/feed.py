@@ -67,7 +67,7 @@ def parse_types(raw: str | None) -> list[str] | None:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_LIMIT:  # "²".isdigit(): int() refuses it
         raise invalid_field("limit", f"'limit' must be a whole number from 1 to {MAX_LIMIT}.")
     return int(raw)
 

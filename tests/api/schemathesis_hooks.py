@@ -28,6 +28,11 @@ NOT_IN_SCHEMA = (
     ("InvalidField", "customer_id", "No customer has this 'customer_id'."),
     ("InvalidField", "since_id", "'since_id': no customer"),
     ("InvalidField", "page_info", "'page_info' is not a cursor of this listing"),
+    ("InvalidField", "after", "'after' is not a cursor of this feed"),
+    ("InvalidField", "event_ids", "'event_ids' must name events of this store"),
+    # a webhook's host as the DNS resolves it now (events.ssrf)
+    ("InvalidField", "url", "The url's host does not resolve"),
+    ("InvalidField", "url", "The url's host resolves to"),
     # an address written one way (NFKC, Unicode categories; customers.emails.is_written_one_way)
     ("InvalidField", "email", "'email' must be in NFC"),
     # credentials and tokens that the store or the customer holds, and Django's password validators

@@ -103,18 +103,19 @@ ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error
 
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SYMBOL_NAMES = {"": "BLANK", "*": "ALL"}
 
 
 def name_enum_members(schema: dict[str, Any]) -> None:
     """Member names for generated clients, which call a value that is no identifier VALUE_0:
-    `customers/create` is CUSTOMERS_CREATE, the empty choice BLANK (x-enum-varnames). A schema that
+    `customers/create` is CUSTOMERS_CREATE, the empty choice BLANK, `*` ALL (x-enum-varnames). A schema that
     names its members itself (the orderings) keeps its names."""
     values = schema.get("enum")
     if not values or "x-enum-varnames" in schema or not all(isinstance(v, str) for v in values):
         return
     if all(IDENTIFIER.fullmatch(v) for v in values):
         return
-    names = [re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() or "BLANK" for value in values]
+    names = [SYMBOL_NAMES.get(value) or re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() for value in values]
     if len(set(names)) == len(names) and all(IDENTIFIER.fullmatch(n) for n in names):
         schema["x-enum-varnames"] = names
 
