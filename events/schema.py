@@ -62,7 +62,7 @@ class EventPageSerializer(serializers.Serializer):
         ref_name = "EventPage"
 
 
-EVENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event's id.")
+EVENT_ID = OpenApiParameter("event_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event's id.")
 
 list_events = extend_schema(
     operation_id="events_list",
@@ -180,7 +180,9 @@ class RedeliverSerializer(serializers.Serializer):
         ref_name = "Redelivered"
 
 
-WEBHOOK_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The subscription's id.")
+WEBHOOK_ID = OpenApiParameter(
+    "webhook_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The subscription's id."
+)
 
 create_webhook = extend_schema(
     operation_id="webhooks_create",

@@ -61,6 +61,9 @@ QUERY_PROBES = [
     ("/api/customers/count", "created_at_min", ""),
     ("/api/customers/count", "accepts_marketing", ""),
     ("/api/customers/count", "since_id", ""),
+    *[("/api/events", "limit", value) for value in ("0", "1", "1000", "1001", "", "²")],
+    *[("/api/events", "types", value) for value in ("", "customers/create", " customers/create , orders/create", "x")],
+    *[("/api/events", "after", value) for value in ("", "not a cursor")],
 ]
 # (method, path, body, expected-statuses-when-accepted): body fields on either side of each rule.
 BODY_PROBES = [
@@ -136,6 +139,20 @@ BODY_PROBES = [
     *[
         ("post", "/api/accounts/recover", body)
         for body in ({"email": ""}, {"email": "anything at all"}, {"email": "x" * 4097}, {"email": 5})
+    ],
+    *[
+        ("post", "/api/webhooks", body)
+        for body in (
+            {"url": "https://8.8.8.8/hook", "topics": ["*"]},
+            {"url": "HTTPS://8.8.8.8:8443/hook?x=1", "topics": ["customers/create", "orders/create"]},
+            {"url": "http://8.8.8.8/hook", "topics": ["*"]},
+            {"url": "https://user:pw@8.8.8.8/hook", "topics": ["*"]},
+            {"url": "https://8.8.8.8:99999/", "topics": ["*"]},
+            {"url": "https://[0]/", "topics": ["*"]},
+            {"url": "https://8.8.8.8/a b", "topics": ["*"]},
+            {"url": "https://8.8.8.8/", "topics": []},
+            {"url": "https://8.8.8.8/", "topics": ["customers/nope"]},
+        )
     ],
     *[
         ("post", "/api/wishlists", body)
@@ -342,3 +359,13 @@ def test_wishlist_integer_items_are_stored_as_strings(api_a):
     response = api_a.post("/api/wishlists", {"items": ["p-1", 7]}, format="json")
     assert response.status_code == 201
     assert response.json()["items"] == ["p-1", "7"]
+
+
+def test_path_parameters_are_those_of_the_path():
+    """/api/events/{event_id} documented a path parameter `id` beside `event_id`: a client filled in
+    one the server never reads."""
+    for path, methods in document()["paths"].items():
+        in_template = set(re.findall(r"\{(\w+)\}", path))
+        for method, operation in methods.items():
+            documented = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert documented == in_template, (method, path, documented)
