@@ -148,7 +148,10 @@ class CustomerAdminForm(forms.ModelForm):
         names = [name for name in WRITABLE_MODEL_FIELDS if name in self.fields]
         if changed_only:
             names = [name for name in names if name in self.changed_data]
-        return {API_NAMES.get(name, name): _api_value(name, self.cleaned_data.get(name)) for name in names}
+        data = {API_NAMES.get(name, name): _api_value(name, self.cleaned_data.get(name)) for name in names}
+        if changed_only and "ref" in names and data["id"] is None:
+            data["id"] = ""  # an emptied id box on an edit is refused; the API's null would keep the id
+        return data
 
     def write(self, *, addresses: "AddressFormSet | None") -> None:
         """Create or update the customer with the inline's addresses, through the API's services.
