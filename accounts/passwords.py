@@ -16,6 +16,7 @@ DJANGO_FORMATS = re.compile(
     r"|pbkdf2_sha256\$\d{1,8}\$[A-Za-z0-9./+=_-]{1,128}\$[A-Za-z0-9+/]{43}="
     rf"|bcrypt_sha256\${_BCRYPT}"
 )
+MAX_PASSWORD_HASH_LENGTH = 200
 FORMATS_HELP = "a bcrypt hash ($2a$, $2b$, $2y$) or one of Django's (argon2$, pbkdf2_sha256$, bcrypt_sha256$)"
 
 

@@ -8,8 +8,16 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 
 from customers.fields import CUSTOMER_SHOWN_FIELDS
-from customers.schema.parameters import REF_PARAMETER
-from customers.schema.serializers import CustomerSerializer, OrderPageSerializer, WishlistSerializer
+from customers.phones import MAX_PHONE_INPUT_LENGTH
+from customers.schema.parameters import LIMIT, PAGE_INFO, REF_PARAMETER
+from customers.schema.serializers import (
+    AddressInputSerializer,
+    CustomerSerializer,
+    OrderPageSerializer,
+    WishlistSerializer,
+    text,
+)
+from customers.validation import MAX_ADDRESSES
 from twc.api.schema import error_responses
 
 if TYPE_CHECKING:
@@ -57,31 +65,41 @@ class NewTokenSerializer(serializers.Serializer):
         ref_name = "CustomerAccessToken"
 
 
+# accounts.api.string_fields: any string up to this length; a wrong one is InvalidCredentials.
+MAX_CREDENTIAL_LENGTH = 4096
+
+
+def credential(**kwargs) -> serializers.CharField:
+    return serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_CREDENTIAL_LENGTH, **kwargs)
+
+
 class SignInInputSerializer(serializers.Serializer):
-    email = serializers.CharField()
-    password = serializers.CharField()
+    email = credential()
+    password = credential()
 
     class Meta:
         ref_name = "SignInInput"
 
 
 class MeInputSerializer(serializers.Serializer):
-    first_name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
-    last_name = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
-    phone = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    first_name = text(255, required=False, allow_null=True)
+    last_name = text(255, required=False, allow_null=True)
+    phone = text(MAX_PHONE_INPUT_LENGTH, required=False, allow_null=True, help_text="Any dialable format.")
     accepts_marketing = serializers.BooleanField(required=False)
     marketing_opt_in_level = serializers.ChoiceField(
         choices=["single_opt_in", "confirmed_opt_in", "unknown"], required=False, allow_null=True
     )
-    addresses = serializers.ListField(child=serializers.DictField(), required=False, allow_null=True)
+    addresses = serializers.ListField(
+        child=AddressInputSerializer(), required=False, allow_null=True, max_length=MAX_ADDRESSES
+    )
 
     class Meta:
         ref_name = "MeInput"
 
 
 class PasswordChangeInputSerializer(serializers.Serializer):
-    current_password = serializers.CharField()
-    new_password = serializers.CharField()
+    current_password = credential()
+    new_password = credential(help_text="Django's password validators decide (400 InvalidField naming it).")
 
     class Meta:
         ref_name = "PasswordChangeInput"
@@ -98,15 +116,18 @@ class WishlistPageSerializer(serializers.Serializer):
 
 CUSTOMER_IP = OpenApiParameter(
     "TWC-Customer-IP",
-    str,
+    {
+        "anyOf": [
+            {"type": "string", "format": "ipv4"},
+            {"type": "string", "format": "ipv6"},
+            {"type": "string", "maxLength": 0},
+        ]
+    },
     OpenApiParameter.HEADER,
     required=False,
     description="The shopper's address, as the storefront's server saw it: failures are also limited per address.",
 )
-PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description="1 to 250 (default 50)."),
-    OpenApiParameter("page_info", str, description="The cursor of `next` or `previous`."),
-]
+PAGE_PARAMETERS = [LIMIT, PAGE_INFO]
 FAILURES = (
     "Every failure (wrong password, unknown email, an account that is not enabled, a deleted customer) is the "
     "same `400 InvalidCredentials`. After 5 failures for one email within 15 minutes: `429` with `Retry-After` "
@@ -178,7 +199,7 @@ recover = extend_schema(
     summary="Send a password reset link",
     description='Scope `customers:sign_in`. Always `202 {"sent": true}`, whatever the email: a link valid 24 '
     "hours is mailed only when an enabled customer has the email, at most once per 15 minutes.",
-    request=inline_serializer("RecoverInput", {"email": serializers.CharField()}),
+    request=inline_serializer("RecoverInput", {"email": credential()}),
     responses={202: inline_serializer("RecoverSent", {"sent": serializers.BooleanField()}), **error_responses(400)},
 )
 send_password_reset = extend_schema(
@@ -212,7 +233,7 @@ multipass = extend_schema(
     description="Scope `customers:sign_in`. Shopify's Multipass format (docs/accounts.md); 201 when it created "
     "the customer. 400 InvalidMultipassToken for a bad, expired or replayed token; 409 InvalidOperation when "
     "Multipass is off for the store.",
-    request=inline_serializer("MultipassInput", {"token": serializers.CharField()}),
+    request=inline_serializer("MultipassInput", {"token": credential()}),
     parameters=[CUSTOMER_IP],
     responses={200: SignedInSerializer, 201: SignedInSerializer, **error_responses(400, 409)},
 )

@@ -2,6 +2,7 @@
 
 from urllib.parse import quote
 
+from django.urls import Resolver404, resolve
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -38,10 +39,24 @@ ORDER_ORDERINGS = orderings(["created_at"], tiebreak="id")
 SEARCH_ORDERING = CUSTOMER_ORDERINGS["-created_at"]
 
 
-def customer_response(customer, addresses=None, status=200) -> Response:
-    body = customer_to_dict(customer, addresses)
-    response = Response(body, status=status, headers={"ETag": f'"{customer.version}"'})
-    return reply_holds(response, [customer.twc_customer_id])
+def customer_location(customer) -> str:
+    """The URL that reads the customer (customer_path), or the one of its twc_customer_id when the
+    server decodes that path to another route (an id `count`, or one ending in `/orders`)."""
+    try:
+        match = resolve(f"/api/customers/{customer.ref}")
+    except Resolver404:
+        match = None
+    if match is not None and match.url_name == "customer-detail" and match.kwargs.get("ref") == customer.ref:
+        return customer_path(customer.ref)
+    return customer_path(str(customer.twc_customer_id))
+
+
+def customer_response(customer, addresses=None, status=200, fields: list[str] | None = None) -> Response:
+    body = customer_to_dict(customer, addresses) if fields is None else customer_to_partial_dict(customer, fields)
+    headers = {"ETag": f'"{customer.version}"'}
+    if status == 201:
+        headers["Location"] = customer_location(customer)
+    return reply_holds(Response(body, status=status, headers=headers), [customer.twc_customer_id])
 
 
 def owned_response(body: dict, customer, status: int) -> Response:
@@ -161,7 +176,11 @@ class CustomerDetailView(APIView):
 
     @operations.get_customer
     def get(self, request, ref):
-        return customer_response(customer_get(store=request.store, ref=ref))
+        check_query_params(request.query_params, {"fields"})
+        fields = parse_fields(request.query_params.get("fields"))
+        with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
+        customer = customer_get(store=request.store, ref=ref, with_addresses=with_addresses)
+        return customer_response(customer, fields=fields)
 
     def update(self, request, ref):
         customer, addresses = services.customer_update(

@@ -8,6 +8,9 @@ import re
 
 import phonenumbers
 
+# The longest phone a client may send, in any format (an E.164 number has at most 16 characters).
+MAX_PHONE_INPUT_LENGTH = 64
+
 # Keep every compiled metadata pattern: each phone check matches several of them, and re's own
 # cache lookup costs more than the match.
 phonenumbers.enable_pattern_cache()

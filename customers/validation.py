@@ -14,14 +14,14 @@ from typing import Any
 import pycountry
 from django.core.exceptions import ValidationError as DjangoValidationError
 
-from accounts.passwords import FORMATS_HELP, stored_password_hash
+from accounts.passwords import FORMATS_HELP, MAX_PASSWORD_HASH_LENGTH, stored_password_hash
 from customers.emails import LOOKALIKE_CODE, email_key, normalize_email, validate_email
 from customers.errors import LOOKALIKE_EMAIL, customer_not_an_object, email_or_phone_required_entry
 from customers.field_checker import FieldChecker
 from customers.fields import KNOWN_FIELDS
 from customers.metadata import clean_metadata, clean_private_metadata
 from customers.models import CustomerState, MarketingOptInLevel
-from customers.phones import normalize_phone
+from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
 from tenants.models import Store
 from twc.api.errors import MAX_ERRORS, FieldError, invalid_field_entry
 from twc.text import CONTROL_OR_BREAK
@@ -101,8 +101,8 @@ Cleaner = Callable[[dict, dict, FieldChecker, Store, bool], None]
 
 def _clean_id(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
     ref = data["id"]
-    if ref is None and not partial:
-        return  # the service assigns the twc_customer_id
+    if ref is None:
+        return  # a create: the service assigns the twc_customer_id; an update: the id is unchanged
     if not isinstance(ref, str) or not ref.strip() or len(ref) > 255 or CONTROL_OR_BREAK.search(ref):
         check.fail("id", "'id' must be a string of 1 to 255 printable characters.")
     else:
@@ -125,7 +125,7 @@ def _clean_email(data: dict, cleaned: dict, check: FieldChecker, store: Store, p
 
 
 def _clean_phone(data: dict, cleaned: dict, check: FieldChecker, store: Store, partial: bool) -> None:
-    phone = check.text(data, "phone", 64, nullable_as=None)
+    phone = check.text(data, "phone", MAX_PHONE_INPUT_LENGTH, nullable_as=None)
     if phone:
         try:
             cleaned["phone"] = normalize_phone(phone, store.country)
@@ -163,7 +163,7 @@ def _clean_password_hash(data: dict, cleaned: dict, check: FieldChecker, store: 
     value = data["password_hash"]
     if value is None or value == "":
         return  # no password: the customer gets one through an invite, a reset or Multipass
-    stored = stored_password_hash(value) if isinstance(value, str) and len(value) <= 200 else None
+    stored = stored_password_hash(value) if isinstance(value, str) and len(value) <= MAX_PASSWORD_HASH_LENGTH else None
     if stored is None:
         check.fail("password_hash", f"'password_hash' must be {FORMATS_HELP}.")
     else:

@@ -1,12 +1,47 @@
 """OpenAPI of the events and webhooks endpoints (drf-spectacular)."""
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 
 from events.feed import DEFAULT_LIMIT, MAX_LIMIT
-from events.types import EVENT_TYPES
-from twc.api.schema import error_responses
+from events.ssrf import MAX_URL_LENGTH
+from events.types import ALL_TOPICS, EVENT_TYPES
+from events.webhooks import MAX_REDELIVER
+from twc.api.schema import EMPTY_MEANS_ABSENT, error_responses
+
+# What the server reads, stated for clients and fuzzers (an empty `after` or `limit` is none).
+CURSOR = {"type": "string", "pattern": r"^[0-9]+\.[0-9]+:[A-Za-z0-9_-]+$"}
+_TYPE = "|".join(re.escape(name) for name in EVENT_TYPES)
+TYPES_PATTERN = rf"^[ ,]*(?:{_TYPE})(?: *,[ ,]*(?:{_TYPE}))*[ ,]*$"
+_PORT = r"(?::(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?"
+_H = "[0-9A-Fa-f]{1,4}"
+# RFC 4291's text forms (without an embedded IPv4 address), as urlsplit checks a bracketed host.
+_IPV6 = "|".join(
+    [
+        f"(?:{_H}:){{7}}{_H}",
+        f"(?:{_H}:){{1,7}}:",
+        *[f"(?:{_H}:){{1,{6 - n}}}(?::{_H}){{1,{n + 1}}}" for n in range(6)],
+        f":(?:(?::{_H}){{1,7}}|:)",
+    ]
+)
+_HOST = rf"(?:\[(?:{_IPV6})\]|[^\x00-\x20\x7f/?#@:\[\]\\]+)"
+# https (in any case), a host, no credentials, no space or control character anywhere.
+URL_PATTERN = rf"^[Hh][Tt][Tt][Pp][Ss]://{_HOST}{_PORT}(?:[/?#][^\x00-\x20\x7f]*)?$"
+
+
+def page_parameters(limit_max: int, limit_default: int, after: str) -> list[OpenApiParameter]:
+    return [
+        OpenApiParameter("after", CURSOR, description=after, extensions={EMPTY_MEANS_ABSENT: True}),
+        OpenApiParameter(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": limit_max},
+            description=f"Page size, 1 to {limit_max} (default {limit_default}).",
+            extensions={EMPTY_MEANS_ABSENT: True},
+        ),
+    ]
 
 
 class EventSerializer(serializers.Serializer):
@@ -27,7 +62,7 @@ class EventPageSerializer(serializers.Serializer):
         ref_name = "EventPage"
 
 
-EVENT_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event's id.")
+EVENT_ID = OpenApiParameter("event_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The event's id.")
 
 list_events = extend_schema(
     operation_id="events_list",
@@ -35,10 +70,11 @@ list_events = extend_schema(
     description="The store's events in commit order, every one exactly once when a client follows `next`. "
     "Events are kept 30 days.",
     parameters=[
-        OpenApiParameter("after", OpenApiTypes.STR, description="A cursor from a page's `next`."),
-        OpenApiParameter("types", OpenApiTypes.STR, description="Comma-separated event types."),
+        *page_parameters(MAX_LIMIT, DEFAULT_LIMIT, "A cursor from a page's `next` (any other value is 400)."),
         OpenApiParameter(
-            "limit", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+            "types",
+            {"type": "string", "minLength": 1, "pattern": TYPES_PATTERN},
+            description="Comma-separated event types.",
         ),
     ],
     responses={200: EventPageSerializer, **error_responses(400)},
@@ -69,9 +105,22 @@ class WebhookWithSecretSerializer(WebhookSerializer):
         ref_name = "WebhookWithSecret"
 
 
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": MAX_URL_LENGTH, "pattern": URL_PATTERN})
+class WebhookUrlField(serializers.Field):
+    """An https URL."""
+
+
 class WebhookInputSerializer(serializers.Serializer):
-    url = serializers.CharField(help_text="https only; never a private, loopback, link-local or reserved address.")
-    topics = serializers.ListField(child=serializers.CharField(), help_text='Event types, or ["*"] for all.')
+    url = WebhookUrlField(
+        help_text="https only, without credentials; its host must resolve, and never to a private, loopback, "
+        "link-local or reserved address (400 otherwise)."
+    )
+    topics = serializers.ListField(
+        child=serializers.ChoiceField(choices=[*EVENT_TYPES, ALL_TOPICS]),
+        min_length=1,
+        max_length=len(EVENT_TYPES) + 1,
+        help_text='Event types, or ["*"] for all.',
+    )
     enabled = serializers.BooleanField(required=False)
 
     class Meta:
@@ -113,7 +162,12 @@ class AttemptPageSerializer(serializers.Serializer):
 
 
 class RedeliverInputSerializer(serializers.Serializer):
-    event_ids = serializers.ListField(child=serializers.UUIDField())
+    event_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        min_length=1,
+        max_length=MAX_REDELIVER,
+        help_text="Events of this store, still kept (30 days); 400 otherwise.",
+    )
 
     class Meta:
         ref_name = "RedeliverInput"
@@ -126,7 +180,9 @@ class RedeliverSerializer(serializers.Serializer):
         ref_name = "Redelivered"
 
 
-WEBHOOK_ID = OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The subscription's id.")
+WEBHOOK_ID = OpenApiParameter(
+    "webhook_id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The subscription's id."
+)
 
 create_webhook = extend_schema(
     operation_id="webhooks_create",
@@ -168,11 +224,7 @@ rotate_secret = extend_schema(
 list_attempts = extend_schema(
     operation_id="webhooks_deliveries",
     summary="The delivery attempts, newest first",
-    parameters=[
-        WEBHOOK_ID,
-        OpenApiParameter("after", OpenApiTypes.STR, description="The `next` of the previous page."),
-        OpenApiParameter("limit", OpenApiTypes.INT, description="Page size, 1 to 1000 (default 50)."),
-    ],
+    parameters=[WEBHOOK_ID, *page_parameters(MAX_LIMIT, 50, "The `next` of the previous page.")],
     responses={200: AttemptPageSerializer, **error_responses(400, 404)},
 )
 redeliver = extend_schema(

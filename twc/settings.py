@@ -307,6 +307,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Enum components named for what they hold (the upload's `status` is not any status).
+    "ENUM_NAME_OVERRIDES": {
+        "UploadStatusEnum": ["created", "updated", "skipped", "failed"],
+        "EventTypeEnum": "events.types.EVENT_TYPES",
+    },
+    # The choices are their own names (currency and country codes among them): no "`CAD` - CAD" lists.
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "twc.api.schema.add_api_conventions",

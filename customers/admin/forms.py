@@ -170,6 +170,8 @@ class CustomerAdminForm(forms.ModelForm):
                 if name in data:
                     # The page's value, not the instance's: the form has already set that one.
                     data[name] = metadata_edit(self.initial.get(name), data[name])
+        if changed_only and "ref" in names and data["id"] is None:
+            data["id"] = ""  # an emptied id box on an edit is refused; the API's null would keep the id
         return data
 
     def write(self, *, addresses: "AddressFormSet | None") -> None:

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from customers.schema.parameters import (
     CUSTOMER_FILTERS,
     CUSTOMER_LIST_PARAMETERS,
+    FIELDS,
     IF_MATCH,
     ORDER_LIST_PARAMETERS,
     REF_PARAMETER,
@@ -35,6 +36,19 @@ def customer_response(description: str) -> OpenApiResponse:
     return OpenApiResponse(CustomerSerializer, description=description + " The `ETag` header is its version.")
 
 
+LOCATION = OpenApiParameter(
+    "Location",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=True,
+    response=[201],
+    description="The new customer's URL, `/api/customers/{id}` with the id percent-encoded as one path segment "
+    "(its twc_customer_id when the id would name another route, such as `count`).",
+)
+# Without `fields`, every field of the customer; with it, only those.
+CUSTOMER_OR_FIELDS = {
+    "anyOf": [{"$ref": "#/components/schemas/Customer"}, {"$ref": "#/components/schemas/CustomerFields"}]
+}
 LINK_HELP = 'With more pages: `Link: <url>; rel="next", <url>; rel="previous"` (Shopify\'s style).'
 UPDATE_HELP = (
     "Fields the body leaves out keep their values (PUT is partial here, like PATCH). With `version` in the body "
@@ -68,13 +82,16 @@ count_customers = extend_schema(
 create_customer = extend_schema(
     operation_id="customers_create",
     summary="Create a customer",
+    description="The body needs an `email` or a `phone` (400 RequiredField otherwise).",
     request=CustomerInputSerializer,
-    responses={201: customer_response("The new customer."), **error_responses(400, 409)},
+    parameters=[LOCATION],
+    responses={201: customer_response("The new customer, at `Location`."), **error_responses(400, 409)},
 )
 update_customer_by_body = extend_schema(
     operation_id="customers_update",
     summary="Update the customer the body names",
-    description="The body's `id` (or else `twc_customer_id`) names the customer. " + UPDATE_HELP,
+    description="The body's `id` (or else `twc_customer_id`) names the customer (400 RequiredField without "
+    "either). " + UPDATE_HELP,
     request=CustomerInputSerializer,
     parameters=[IF_MATCH],
     responses={200: customer_response("The updated customer."), **error_responses(400, 404, 409)},
@@ -82,8 +99,14 @@ update_customer_by_body = extend_schema(
 get_customer = extend_schema(
     operation_id="customers_get",
     summary="Read a customer",
-    parameters=[REF_PARAMETER],
-    responses={200: customer_response("The customer."), **error_responses(404)},
+    description="`fields` returns only the fields it names, as in the list.",
+    parameters=[REF_PARAMETER, FIELDS],
+    responses={
+        200: OpenApiResponse(
+            CUSTOMER_OR_FIELDS, description="The customer (only the `fields` named). The `ETag` header is its version."
+        ),
+        **error_responses(400, 404),
+    },
 )
 
 

@@ -1,12 +1,53 @@
 """The OpenAPI parameters of the customer endpoints: the path's customer reference, If-Match, and
-the query parameters of the lists (customers.filters and twc.api.pagination read them)."""
+the query parameters of the lists (customers.filters and twc.api.pagination read them).
+
+Each schema says what the server enforces (customers.filters.check_query_params, parse_limit,
+parse_fields, ...): lengths, patterns, bounds; a parameter whose empty value means "no filter"
+carries EMPTY_MEANS_ABSENT (allowEmptyValue in the document)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
-from customers.models import CustomerState
+from customers.fields import REPRESENTATION_FIELDS
+from customers.filters import MAX_IDS, MAX_PARAM_LENGTH, MAX_Q_LENGTH, MAX_Q_WORDS
 from customers.schema.serializers import TIMESTAMP_HELP
-from twc.api.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from twc.api.pagination import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
+from twc.api.schema import CONTROL_CLASS as _CONTROL
+from twc.api.schema import EMPTY_MEANS_ABSENT, PLAIN_TEXT_PATTERN
+
+_NAMES = "|".join(REPRESENTATION_FIELDS)
+# Spaces: " " only, as \s in Python and in ECMA regexes differs, and holds control characters.
+FIELDS_PATTERN = rf"^[ ,]*(?:{_NAMES})(?: *,[ ,]*(?:{_NAMES}))*[ ,]*$"
+# Spaces only (read as no filter), or at least one id among the commas.
+IDS_PATTERN = rf"^(?: *|[^{_CONTROL}]*[^\s,{_CONTROL}][^{_CONTROL}]*)$"
+TAG_PATTERN = rf"^[^,{_CONTROL}]*$"
+# What parse_if_match reads: a version, optionally quoted and weak (W/"3"), or nothing.
+IF_MATCH_PATTERN = r'^(?:(?:W/)?"*[0-9]{1,18}"*)?$'
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+# At most MAX_Q_WORDS words between spaces.
+_WORD = rf"[^\s{_CONTROL}]+"
+Q_PATTERN = rf"^ *(?:{_WORD} +){{0,{MAX_Q_WORDS - 1}}}(?:{_WORD})? *$"
+
+
+def _text(pattern: str = PLAIN_TEXT_PATTERN) -> dict:
+    return {"type": "string", "maxLength": MAX_PARAM_LENGTH, "pattern": pattern}
+
+
+def _filter(name: str, schema, description: str = "") -> OpenApiParameter:
+    """A filter of the list and the count: an empty value is no filter."""
+    return OpenApiParameter(name, schema, description=description, extensions={EMPTY_MEANS_ABSENT: True})
+
+
+def ordering_parameter(names: list[str], description: str) -> OpenApiParameter:
+    """`ordering`: its members named in generated clients (`-created_at` is CREATED_AT_DESC, not VALUE_0)."""
+    varnames = [name.lstrip("-").upper() + ("_DESC" if name.startswith("-") else "") for name in names]
+    return OpenApiParameter(
+        "ordering",
+        {"type": "string", "enum": names, "x-enum-varnames": varnames},
+        description=description,
+        extensions={EMPTY_MEANS_ABSENT: True},
+    )
+
 
 REF_PARAMETER = OpenApiParameter(
     "ref",
@@ -17,39 +58,40 @@ REF_PARAMETER = OpenApiParameter(
 )
 IF_MATCH = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
     OpenApiParameter.HEADER,
     required=False,
     description='The version the update applies to, e.g. "3" (like the body\'s `version`).',
 )
 LIMIT = OpenApiParameter(
-    "limit", OpenApiTypes.INT, description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."
+    "limit",
+    {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    description=f"Page size, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT}).",
+    extensions={EMPTY_MEANS_ABSENT: True},
 )
 PAGE_INFO = OpenApiParameter(
-    "page_info", OpenApiTypes.STR, description="A cursor from `next`/`previous` or the `Link` header."
+    "page_info",
+    {"type": "string", "minLength": 1, "maxLength": MAX_CURSOR_LENGTH, "pattern": CURSOR_PATTERN},
+    description="A cursor from `next`/`previous` or the `Link` header (any other value is 400).",
 )
+_TIMESTAMP = {"type": "string", "format": "date-time", "maxLength": MAX_PARAM_LENGTH}
 CUSTOMER_FILTERS = [
-    OpenApiParameter("ids", OpenApiTypes.STR, description="Comma-separated customer ids (at most 250)."),
-    OpenApiParameter(
-        "email",
-        OpenApiTypes.STR,
-        description="Exact email, compared case-insensitively; a look-alike address (see the field) is 400.",
-    ),
-    OpenApiParameter("phone", OpenApiTypes.STR, description="Any format; normalised as on write (store's country)."),
-    OpenApiParameter("state", OpenApiTypes.STR, enum=CustomerState.values),
-    OpenApiParameter("tag", OpenApiTypes.STR, description="Customers having this tag (case-insensitive, exact)."),
-    OpenApiParameter("accepts_marketing", OpenApiTypes.BOOL),
-    OpenApiParameter("created_at_min", OpenApiTypes.DATETIME, description="Created at or after. " + TIMESTAMP_HELP),
-    OpenApiParameter("created_at_max", OpenApiTypes.DATETIME, description="Created at or before."),
-    OpenApiParameter("updated_at_min", OpenApiTypes.DATETIME, description="Updated at or after."),
-    OpenApiParameter("updated_at_max", OpenApiTypes.DATETIME, description="Updated at or before."),
-    OpenApiParameter(
-        "since_id", OpenApiTypes.STR, description="Only customers created after the customer with this id (or 400)."
-    ),
-    OpenApiParameter(
+    _filter("ids", _text(IDS_PATTERN), f"Comma-separated customer ids (at most {MAX_IDS})."),
+    _filter("email", _text(), "Exact email, compared case-insensitively; a look-alike address (see the field) is 400."),
+    _filter("phone", _text(), "Any dialable format; normalised as on write (store's country); else 400."),
+    _filter("state", {"$ref": "#/components/schemas/StateEnum"}),
+    _filter("tag", _text(TAG_PATTERN), "Customers having this tag (case-insensitive, exact)."),
+    _filter("accepts_marketing", OpenApiTypes.BOOL),
+    _filter("created_at_min", _TIMESTAMP, "Created at or after. " + TIMESTAMP_HELP),
+    _filter("created_at_max", _TIMESTAMP, "Created at or before."),
+    _filter("updated_at_min", _TIMESTAMP, "Updated at or after."),
+    _filter("updated_at_max", _TIMESTAMP, "Updated at or before."),
+    _filter("since_id", _text(), "Only customers created after the customer with this id (else 400)."),
+    _filter(
         "q",
-        OpenApiTypes.STR,
-        description="Words, each found in a name, the email, the phone or the id; at most 200 characters and 10 words.",
+        {"type": "string", "maxLength": MAX_Q_LENGTH, "pattern": Q_PATTERN},
+        f"Words, each found in a name, the email, the phone or the id; at most {MAX_Q_LENGTH} characters and "
+        f"{MAX_Q_WORDS} words.",
     ),
     OpenApiParameter(
         "metadata.KEY",
@@ -63,27 +105,21 @@ CUSTOMER_FILTERS = [
         description="Like `metadata.KEY`, on `private_metadata`.",
     ),
 ]
+FIELDS = OpenApiParameter(
+    "fields",
+    {**_text(FIELDS_PATTERN), "minLength": 1},
+    description="Comma-separated fields to return, e.g. `id,email,updated_at` (an unknown one, or none, is 400).",
+)
 CUSTOMER_LIST_PARAMETERS = [
     *CUSTOMER_FILTERS,
-    OpenApiParameter(
-        "fields", OpenApiTypes.STR, description="Comma-separated fields to return, e.g. `id,email,updated_at`."
-    ),
-    OpenApiParameter(
-        "ordering",
-        OpenApiTypes.STR,
-        enum=["created_at", "-created_at", "updated_at", "-updated_at"],
-        description="Default `created_at` (oldest first).",
+    FIELDS,
+    ordering_parameter(
+        ["created_at", "-created_at", "updated_at", "-updated_at"], "Default `created_at` (oldest first)."
     ),
     LIMIT,
     PAGE_INFO,
 ]
-ORDER_LIST_PARAMETERS = [
-    OpenApiParameter(
-        "ordering", OpenApiTypes.STR, enum=["-created_at", "created_at"], description="Default `-created_at`."
-    ),
-    LIMIT,
-    PAGE_INFO,
-]
+ORDER_LIST_PARAMETERS = [ordering_parameter(["-created_at", "created_at"], "Default `-created_at`."), LIMIT, PAGE_INFO]
 
 SEARCH_HELP = (
     "Terms separated by spaces must all hold; `OR` between two terms; `-term` or `NOT term` negates; "
@@ -108,7 +144,7 @@ SEARCH_PARAMETERS = [
             OpenApiExample("Dates", value="created_at:>=2024-01-01 created_at:<2024-02-01"),
         ],
     ),
-    CUSTOMER_LIST_PARAMETERS[-4],  # fields
+    FIELDS,
     LIMIT,
     PAGE_INFO,
 ]

@@ -131,7 +131,7 @@ def parse_if_match(header: str | None) -> int | None:
     if value.startswith("W/"):
         value = value[2:]
     value = value.strip('"')
-    if not value.isdigit() or len(value) > 18:
+    if not (value.isascii() and value.isdigit()) or len(value) > 18:  # "²".isdigit(), and int() refuses it
         raise invalid_field("If-Match", 'If-Match must name a version such as "3".')
     return int(value)
 
@@ -205,8 +205,9 @@ def customer_update(
     if ref is None:
         cleaned.pop("ref", None)  # the body's id names the customer; it does not rename it
     sent_version = cleaned.pop("_version", None)
+    header_version = parse_if_match(if_match)  # a malformed If-Match is 400 even beside a body's version
     if expected_version is None:
-        expected_version = sent_version if sent_version is not None else parse_if_match(if_match)
+        expected_version = sent_version if sent_version is not None else header_version
     addresses = cleaned.pop("_addresses", None)
 
     for _attempt in range(UPDATE_ATTEMPTS):

@@ -27,7 +27,7 @@ from customers.emails import email_key, is_written_one_way
 from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
-from customers.phones import normalize_phone
+from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
 from customers.selectors import ANY_KEY, customer_find, joined_keys
 from customers.services.integrity import duplicate_field_of
 from customers.validation import CURRENCY_CODES
@@ -42,6 +42,7 @@ from twc.api.errors import (
 from twc.text import CONTROL_OR_BREAK
 
 MAX_WISHLIST_ITEMS = 1000
+MAX_PRICE = Decimal("999999999999.99")  # the largest the column (14 digits, 2 decimals) holds
 
 
 def refresh_order_figures(*, store_id: int, customer_ids: Iterable[int]) -> None:
@@ -192,7 +193,7 @@ def _clean_shopper(data: dict, check: FieldChecker, store: Store) -> dict:
             cleaned["email"] = email
             cleaned["email_key"] = email_key(email)
     if data.get("phone") is not None:
-        phone = check.text(data, "phone", 64)
+        phone = check.text(data, "phone", MAX_PHONE_INPUT_LENGTH)
         if phone:
             try:
                 cleaned["phone"] = normalize_phone(phone, store.country)
@@ -245,18 +246,22 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
         name = None
     else:
         name = check.text(data, "name", 255)
+        if name == "":  # only spaces
+            check.errors.append(required_field_entry("name"))
     price = data.get("total_price", 0)
     if isinstance(price, bool) or not isinstance(price, (int, float)):
         check.fail("total_price", "'total_price' must be a number.")
         price = None
     else:
         try:
-            price = Decimal(str(price)).quantize(Decimal("0.01"))
+            exact = Decimal(str(price))
+            price = exact.quantize(Decimal("0.01"))
         except InvalidOperation:
             check.fail("total_price", "'total_price' must be a finite number.")
             price = None
-        if price is not None and not (Decimal("0") <= price < Decimal("1e12")):
-            check.fail("total_price", "'total_price' must be between 0 and 10^12.")
+        # The exact value, not the rounded one: -0.001 rounds to 0.00, but it is a negative price.
+        if price is not None and not (Decimal("0") <= exact <= MAX_PRICE):
+            check.fail("total_price", f"'total_price' must be between 0 and {MAX_PRICE}.")
     currency = data.get("currency") or store.currency
     if not isinstance(currency, str) or currency.upper() not in CURRENCY_CODES:
         check.fail("currency", "'currency' must be an ISO 4217 code.")
@@ -311,12 +316,17 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
         or not all(
             isinstance(item, (str, int))
             and not isinstance(item, bool)
+            and 0 < len(str(item).strip())
             and len(str(item)) <= 255
             and not CONTROL_OR_BREAK.search(str(item))
             for item in items
         )
     ):
-        check.fail("items", f"'items' must be an array of at most {MAX_WISHLIST_ITEMS} product references.")
+        check.fail(
+            "items",
+            f"'items' must be an array of at most {MAX_WISHLIST_ITEMS} product references, "
+            "each a non-blank string of at most 255 characters (or an integer).",
+        )
     created_at = check.timestamp(data, "created_at") if "created_at" in data else None
     check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)

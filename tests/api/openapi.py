@@ -47,3 +47,35 @@ def assert_matches_schema(response, path: str, method: str) -> None:
     body = json.loads(response.content)
     errors = sorted(Draft202012Validator(schema, registry=registry()).iter_errors(body), key=str)
     assert not errors, f"{method} {path} {response.status_code}: {[e.message for e in errors[:5]]}"
+
+
+def _validator(schema: dict) -> Draft202012Validator:
+    schema = json.loads(json.dumps(schema).replace('"#/components', f'"{ROOT}#/components'))
+    return Draft202012Validator(schema, registry=registry())
+
+
+def request_schema(path: str, method: str) -> dict:
+    operation = document()["paths"][path][method.lower()]
+    return to_json_schema(operation["requestBody"]["content"]["application/json"]["schema"])
+
+
+def parameter_schema(path: str, method: str, name: str) -> dict:
+    """The schema of a parameter's value; with `allowEmptyValue`, the empty value too."""
+    operation = document()["paths"][path][method.lower()]
+    (parameter,) = [p for p in operation["parameters"] if p["name"] == name]
+    schema = to_json_schema(parameter["schema"])
+    return {"anyOf": [schema, {"const": ""}]} if parameter.get("allowEmptyValue") else schema
+
+
+def query_value(schema: dict, raw: str):
+    """A query string's text as the JSON value the schema describes (an integer's digits, a boolean)."""
+    kinds = {s.get("type") for s in [schema, *schema.get("anyOf", [])] if isinstance(s, dict)}
+    if "integer" in kinds and raw.isascii() and raw.lstrip("-").isdigit():
+        return int(raw)
+    if "boolean" in kinds and raw in ("true", "false"):
+        return raw == "true"
+    return raw
+
+
+def is_valid(schema: dict, value) -> bool:
+    return _validator(schema).is_valid(value)

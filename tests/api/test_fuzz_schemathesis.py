@@ -1,8 +1,13 @@
-"""Fuzzing from the schema (issue 6, item 3): schemathesis against the committed openapi.yaml, on a live
-server, with a real token. 0 server errors and 0 responses breaking the schema over >= 1,000 cases.
+"""Fuzzing from the schema (issue 6, item 3; issue 12): schemathesis against the committed openapi.yaml,
+on a live server, with a real token and every check: no server error, no response breaking the
+schema, and the server accepts what the schema allows and refuses what it does not (the schema says
+what the server enforces), over >= 1,000 cases.
 
+tests/api/schemathesis_hooks.py drops the refusals of rules no JSON Schema can state (an existing
+customer, a dialable phone; the report's `filtered`) and gives each request a fresh Idempotency-Key.
 The seed is fixed so CI is reproducible; set SCHEMATHESIS_SEED (and SCHEMATHESIS_MAX_EXAMPLES, per
-operation) to explore further.
+operation) to explore further. The coverage and stateful phases (boundary values of every
+constraint, sequences of calls) take several minutes: docs/reliability.md has their last run.
 """
 
 import json
@@ -11,6 +16,7 @@ import subprocess
 import sys
 
 import pytest
+from django.conf import settings
 
 from customers.models import Customer, Order
 from tests.api.openapi import SCHEMA_FILE
@@ -18,13 +24,7 @@ from tests.conftest import fetch_token
 from tests.factories import customer_make, order_make, store_credentials_make
 
 MIN_CASES = 1000
-CHECKS = [
-    "not_a_server_error",
-    "status_code_conformance",
-    "content_type_conformance",
-    "response_headers_conformance",
-    "response_schema_conformance",
-]
+HOOKS = "tests.api.schemathesis_hooks"
 RUN_CLI = "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())"
 
 
@@ -43,9 +43,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
         sys.executable, "-c", RUN_CLI, "run", str(SCHEMA_FILE),
         "--url", live_server.url,
         "--header", f"Authorization: Bearer {token}",
-        "--checks", ",".join(CHECKS),
+        "--checks", "all",
         "--phases", "examples,fuzzing",
-        "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "90"),
+        "--max-examples", os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "40"),
         "--seed", os.environ.get("SCHEMATHESIS_SEED", "20261128"),
         "--workers", "1",
         "--generation-database", "none",
@@ -54,7 +54,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
         "--report", "json",
         "--report-json-path", str(report),
     ]  # fmt: skip
-    run = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": HOOKS, "PYTHONPATH": str(settings.BASE_DIR)}
+    run = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=tmp_path, env=env)
     summary = json.loads(report.read_text())
     cases = summary["test_cases"]
     failures = {failure["title"]: failure["count"] for failure in summary["failures"]}
@@ -62,8 +63,9 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
     with capsys.disabled():  # the figures show in `make test`'s output, passing or not
         print(
             f"\nschemathesis: {cases['generated']} cases on {summary['operations']['tested']} operations in "
-            f"{summary['running_time']:.0f} s; server errors: {server_errors}; schema or status violations: "
-            f"{sum(failures.values()) - server_errors}; errors: {len(summary['errors'])}"
+            f"{summary['running_time']:.0f} s, every check; server errors: {server_errors}; other failures: "
+            f"{sum(failures.values()) - server_errors}; refusals of rules the schema cannot state (filtered): "
+            f"{summary['filtered']}; errors: {len(summary['errors'])}"
         )
     assert summary["operations"]["tested"] == summary["operations"]["selected"] >= 12
     assert cases["generated"] >= MIN_CASES

@@ -28,6 +28,7 @@ from twc.text import in_utc, parse_iso_datetime
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250
 CURSOR_PARAM = "page_info"
+MAX_CURSOR_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ def parse_limit(raw: str | None, *, default: int = DEFAULT_LIMIT, maximum: int =
     """A page size from the query string: `default` when absent, else a whole number 1 to `maximum`."""
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+    # isascii: str.isdigit() also holds for "²", which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= maximum:
         raise invalid_field("limit", f"'limit' must be a whole number from 1 to {maximum}.")
     return int(raw)
 
@@ -76,7 +78,7 @@ def _bad_cursor() -> ValidationFailed:
 
 def decode_cursor(raw: str, ordering: Ordering) -> tuple[dt.datetime, int, str]:
     """(key value, tiebreak, direction 'next'|'previous') of a cursor made for `ordering`."""
-    if len(raw) > 500:
+    if len(raw) > MAX_CURSOR_LENGTH:
         raise _bad_cursor()
     try:
         document = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))

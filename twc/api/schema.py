@@ -5,12 +5,25 @@ drf-spectacular documents only success responses by default, and a schema fuzzer
 4xx as undocumented: `error_responses` and the postprocessing hook add them.
 """
 
+import re
 from typing import Any
 
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 from twc.api.errors import MAX_ERROR_RESPONSE_BYTES, MAX_ERRORS
+from twc.text import CONTROL_EXCEPT_TAB_AND_BREAKS, CONTROL_OR_BREAK
+
+# The text rules of twc.text as JSON Schema patterns (ECMA and Python regex alike), so that the
+# schema says what the server refuses: a one-line value holds no control character, a multi-line
+# one no control character but tab and line breaks; a non-blank one has a character besides spaces.
+CONTROL_CLASS = CONTROL_OR_BREAK.pattern[1:-1]  # the inside of its [...], to build other classes
+PLAIN_TEXT_PATTERN = rf"^[^{CONTROL_CLASS}]*$"
+NON_BLANK_TEXT_PATTERN = rf"^[^{CONTROL_CLASS}]*[^\s{CONTROL_CLASS}][^{CONTROL_CLASS}]*$"
+MULTILINE_TEXT_PATTERN = rf"^[^{CONTROL_EXCEPT_TAB_AND_BREAKS.pattern[1:-1]}]*$"
+# Query parameters the server reads as if absent when they are sent empty (`?email=`): the
+# operation marks them with this extension and add_api_conventions turns it into `allowEmptyValue`.
+EMPTY_MEANS_ABSENT = "x-empty-means-absent"
 
 ERROR_DESCRIPTIONS = {
     400: "InvalidJsonInput, InvalidField (with `field`) or RequiredField (with `field`).",
@@ -89,6 +102,24 @@ IDEMPOTENCY_KEY = {
 ERROR_REF = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
 
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+SYMBOL_NAMES = {"": "BLANK", "*": "ALL"}
+
+
+def name_enum_members(schema: dict[str, Any]) -> None:
+    """Member names for generated clients, which call a value that is no identifier VALUE_0:
+    `customers/create` is CUSTOMERS_CREATE, the empty choice BLANK, `*` ALL (x-enum-varnames). A schema that
+    names its members itself (the orderings) keeps its names."""
+    values = schema.get("enum")
+    if not values or "x-enum-varnames" in schema or not all(isinstance(v, str) for v in values):
+        return
+    if all(IDENTIFIER.fullmatch(v) for v in values):
+        return
+    names = [SYMBOL_NAMES.get(value) or re.sub(r"[^0-9A-Za-z]+", "_", value).strip("_").upper() for value in values]
+    if len(set(names)) == len(names) and all(IDENTIFIER.fullmatch(n) for n in names):
+        schema["x-enum-varnames"] = names
+
+
 def add_api_conventions(result: dict[str, Any], generator: object, request: object, public: bool) -> dict[str, Any]:
     """Postprocessing hook: the responses, headers and parameters every /api/ operation shares."""
     # The routes take an optional trailing slash; the contract writes the paths without one.
@@ -100,12 +131,16 @@ def add_api_conventions(result: dict[str, Any], generator: object, request: obje
     for name, component in result.get("components", {}).get("schemas", {}).items():
         if name.endswith("Request") and component.get("type") == "object":
             component["additionalProperties"] = False
+        name_enum_members(component)
     for path, operations in result["paths"].items():
         if not path.startswith("/api/"):
             continue
         for method, operation in operations.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
+            for parameter in operation.get("parameters", []):
+                if parameter.pop(EMPTY_MEANS_ABSENT, False):
+                    parameter["allowEmptyValue"] = True
             responses = operation.setdefault("responses", {})
             statuses = list(EVERY_OPERATION)
             if "requestBody" in operation:
