@@ -95,13 +95,13 @@ CUSTOMER_FILTERS = [
     ),
     OpenApiParameter(
         "metadata.KEY",
-        OpenApiTypes.STR,
+        _text(),
         description="Customers whose `metadata` has this value under KEY, exactly; KEY stands for any key "
         "(e.g. `metadata.loyalty.tier=gold`), and several keys may be given.",
     ),
     OpenApiParameter(
         "private_metadata.KEY",
-        OpenApiTypes.STR,
+        _text(),
         description="Like `metadata.KEY`, on `private_metadata`.",
     ),
 ]
@@ -136,7 +136,7 @@ SEARCH_HELP = (
 SEARCH_PARAMETERS = [
     OpenApiParameter(
         "query",
-        OpenApiTypes.STR,
+        _text(),
         description="The search (no query: every customer). " + SEARCH_HELP,
         examples=[
             OpenApiExample("Names and a tag", value="first_name:ann* tag:vip -state:disabled"),
