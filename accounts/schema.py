@@ -9,14 +9,10 @@ from rest_framework import serializers
 
 from customers.fields import CUSTOMER_SHOWN_FIELDS
 from customers.phones import MAX_PHONE_INPUT_LENGTH
+from customers.schema.fields import text
+from customers.schema.inputs import AddressInputSerializer
 from customers.schema.parameters import LIMIT, PAGE_INFO, REF_PARAMETER
-from customers.schema.serializers import (
-    AddressInputSerializer,
-    CustomerSerializer,
-    OrderPageSerializer,
-    WishlistSerializer,
-    text,
-)
+from customers.schema.serializers import CustomerSerializer, OrderPageSerializer, WishlistSerializer
 from customers.validation import MAX_ADDRESSES
 from twc.api.schema import error_responses
 

@@ -4,6 +4,12 @@ summary, description, parameters, request and responses (errors from twc.api.sch
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
+from customers.schema.inputs import (
+    CustomerInputSerializer,
+    OrderInputSerializer,
+    SendInviteInputSerializer,
+    WishlistInputSerializer,
+)
 from customers.schema.parameters import (
     CUSTOMER_FILTERS,
     CUSTOMER_LIST_PARAMETERS,
@@ -16,17 +22,13 @@ from customers.schema.parameters import (
 )
 from customers.schema.serializers import (
     CountSerializer,
-    CustomerInputSerializer,
     CustomerPageSerializer,
     CustomerSerializer,
     CustomerWithInviteSerializer,
     DeletedCustomerSerializer,
-    OrderInputSerializer,
     OrderPageSerializer,
     OrderSerializer,
-    SendInviteInputSerializer,
     UploadReportSerializer,
-    WishlistInputSerializer,
     WishlistSerializer,
 )
 from twc.api.schema import error_responses

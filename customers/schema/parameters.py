@@ -10,7 +10,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter
 
 from customers.fields import REPRESENTATION_FIELDS
 from customers.filters import MAX_IDS, MAX_PARAM_LENGTH, MAX_Q_LENGTH, MAX_Q_WORDS
-from customers.schema.serializers import TIMESTAMP_HELP
+from customers.schema.fields import TIMESTAMP_HELP
 from twc.api.pagination import DEFAULT_LIMIT, MAX_CURSOR_LENGTH, MAX_LIMIT
 from twc.api.schema import CONTROL_CLASS as _CONTROL
 from twc.api.schema import EMPTY_MEANS_ABSENT, PLAIN_TEXT_PATTERN

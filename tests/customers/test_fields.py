@@ -18,7 +18,8 @@ from customers.fields import (
 )
 from customers.models import LIVE, Address, Customer
 from customers.representation import customer_to_dict
-from customers.schema.serializers import CustomerInputSerializer, CustomerSerializer, CustomerWithInviteSerializer
+from customers.schema.inputs import CustomerInputSerializer
+from customers.schema.serializers import CustomerSerializer, CustomerWithInviteSerializer
 from customers.services.bulk_plan import UNIQUE_FIELDS
 from customers.services.integrity import CONSTRAINT_FIELDS, SQLITE_COLUMN_FIELDS
 from customers.validation import CLEANERS, clean_customer
