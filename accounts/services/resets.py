@@ -22,7 +22,7 @@ from accounts.services.me import customer_password_set, password_validated
 from customers.emails import email_key, is_written_one_way
 from customers.errors import customer_not_found
 from customers.models import Customer, CustomerState
-from customers.services.lifecycle import InviteLinkStatus, InviteLinkUnusable, token_hash
+from customers.services.lifecycle import InviteLinkStatus, InviteLinkUnusable, link_status, token_hash
 from tenants.models import Store
 from twc.api.errors import invalid_field, invalid_operation, service_unavailable
 
@@ -110,19 +110,6 @@ def password_recover(*, store: Store, email: str) -> None:
         logger.warning("password reset email to customer %s failed: %s", locked.pk, exc)
 
 
-def _status(reset: PasswordReset | None, now: dt.datetime) -> str:
-    if reset is None:
-        return InviteLinkStatus.UNKNOWN
-    if reset.used_at is not None:
-        return InviteLinkStatus.USED
-    customer = reset.customer
-    if reset.voided_at is not None or customer.deleted_at is not None or customer.state != CustomerState.ENABLED:
-        return InviteLinkStatus.VOIDED
-    if reset.expires_at <= now:
-        return InviteLinkStatus.EXPIRED
-    return InviteLinkStatus.VALID
-
-
 def reset_lookup(token: object) -> tuple[str, PasswordReset | None]:
     """What a reset link's token opens: (InviteLinkStatus, the reset or None). Reads only."""
     if not isinstance(token, str) or not token or len(token) > 200:
@@ -130,7 +117,7 @@ def reset_lookup(token: object) -> tuple[str, PasswordReset | None]:
     reset = (
         PasswordReset.objects.select_related("customer", "customer__store").filter(token_hash=token_hash(token)).first()
     )
-    return _status(reset, timezone.now()), reset
+    return link_status(reset, timezone.now(), live_state=CustomerState.ENABLED), reset
 
 
 def reset_complete(*, token: str, password: str, password_confirmation: str | None = None) -> Customer:
@@ -144,7 +131,7 @@ def reset_complete(*, token: str, password: str, password_confirmation: str | No
         reset = PasswordReset.objects.select_for_update().get(pk=reset.pk)
         reset.customer = customer
         now = timezone.now()
-        status = _status(reset, now)
+        status = link_status(reset, now, live_state=CustomerState.ENABLED)
         if status != InviteLinkStatus.VALID:
             raise InviteLinkUnusable(status)
         if password_confirmation is not None and password != password_confirmation:

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -209,18 +210,31 @@ def invite_lookup(token: object) -> tuple[str, AccountInvite | None]:
     invite = (
         AccountInvite.objects.select_related("customer", "customer__store").filter(token_hash=token_hash(token)).first()
     )
-    return _link_status(invite, timezone.now()), invite
+    return link_status(invite, timezone.now(), live_state=CustomerState.INVITED), invite
 
 
-def _link_status(invite: AccountInvite | None, now: dt.datetime) -> str:
-    if invite is None:
+class OneUseLink(Protocol):
+    """What link_status reads of an account link (AccountInvite, accounts.PasswordReset)."""
+
+    used_at: dt.datetime | None
+    voided_at: dt.datetime | None
+    expires_at: dt.datetime
+
+    @property
+    def customer(self) -> Customer: ...
+
+
+def link_status(link: OneUseLink | None, now: dt.datetime, *, live_state: str) -> str:
+    """The InviteLinkStatus of a one-use account link (an invite, or accounts' password reset): it
+    opens only while unused, not voided or expired, and its customer live and in `live_state`."""
+    if link is None:
         return InviteLinkStatus.UNKNOWN
-    if invite.used_at is not None:
+    if link.used_at is not None:
         return InviteLinkStatus.USED
-    customer = invite.customer
-    if invite.voided_at is not None or customer.deleted_at is not None or customer.state != CustomerState.INVITED:
+    customer = link.customer
+    if link.voided_at is not None or customer.deleted_at is not None or customer.state != live_state:
         return InviteLinkStatus.VOIDED
-    if invite.expires_at <= now:
+    if link.expires_at <= now:
         return InviteLinkStatus.EXPIRED
     return InviteLinkStatus.VALID
 
@@ -243,7 +257,7 @@ def _use_invite(token: str) -> tuple[AccountInvite, Customer, dt.datetime]:
     invite = AccountInvite.objects.select_for_update().get(pk=invite.pk)
     invite.customer = customer
     now = timezone.now()
-    status = _link_status(invite, now)
+    status = link_status(invite, now, live_state=CustomerState.INVITED)
     if status != InviteLinkStatus.VALID:
         raise InviteLinkUnusable(status)
     AccountInvite.objects.filter(pk=invite.pk).update(used_at=now)
