@@ -6,8 +6,9 @@
   verify, a new customer token) against the floor of the same hasher's verify in a loop
   (django.contrib.auth.hashers.check_password on the same hash). Argon2 dominates both by design
   (pitfalls: ~125 ms of CPU), so the ratio ours/floor says what the rest of a sign-in costs.
-- /api/me GET with a customer token against bench/single.py's floor view (a bare Django view,
-  one indexed SELECT, JSON out), in the same process, interleaved so a busy neighbour weighs alike.
+- /api/me GET with a customer token against its floor in bench/floor/ (a bare Django view: the
+  customer the token names and its addresses in one SELECT, JSON out), in the same process,
+  interleaved so a busy neighbour weighs alike. bench/single.py measures both under gunicorn too.
 
 It creates a fresh database (twc_bench_accounts), seeds a small store with bench/single.py's seed,
 prints requests/s and the ratios, and drops the database. The database of the shared state is the
@@ -88,10 +89,10 @@ def run(args) -> None:
         response = me.get("/api/me")
         assert response.status_code == 200, response.content
 
-    floor_client = Client()
+    floor_me = single.request_maker("floor-me", {**store, "customer_token": token}, customers=args.customers)
 
-    def floor(_: int):
-        assert floor_client.get(f"/bench/floor/{store['store_id']}/{ref}").status_code == 200
+    def floor(i: int):
+        assert floor_me(i).status_code == 200
 
     for warm in (sign_in, verify, me_get, floor):
         for i in range(3):

@@ -1,6 +1,7 @@
 -- PUT /api/customers: change the note and tags of a random seeded customer (a real write each time).
 local count = tonumber(os.getenv("BENCH_CUSTOMERS"))
 local token = os.getenv("BENCH_TOKEN")
+local path = os.getenv("BENCH_PATH") or "/api/customers"
 wrk.headers["Authorization"] = "Bearer " .. token
 wrk.headers["Content-Type"] = "application/json"
 
@@ -19,5 +20,5 @@ function request()
   counter = counter + 1
   local body = string.format('{"id":"c-%d","note":"bench %d-%d","tags":"vip, bench %d"}',
     math.random(1, count), tid, counter, counter % 7)
-  return wrk.format("PUT", "/api/customers", nil, body)
+  return wrk.format("PUT", path, nil, body)
 end
