@@ -373,12 +373,23 @@ def measure_in_process(store: dict, *, customers: int, rounds: int = 400) -> dic
 
 
 def profile(kind: str, store: dict, *, customers: int, count: int = 500) -> None:
-    """pyinstrument over `count` in-process requests of one kind."""
-    from pyinstrument import Profiler
-
+    """pyinstrument (wall time) over `count` in-process requests of one kind; with
+    BENCH_PROFILER=cprofile, cProfile's CPU-bound view instead (the 40 costliest functions by own time)."""
     one = request_maker(kind, store, customers=customers)
     for i in range(50):  # warm up (connections, imports, caches)
         one(100000 + i)
+    if os.environ.get("BENCH_PROFILER") == "cprofile":
+        import cProfile
+        import pstats
+
+        with cProfile.Profile(time.process_time) as cpu_profile:
+            for i in range(count):
+                one(i)
+        stats = pstats.Stats(cpu_profile)
+        stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
+        return
+    from pyinstrument import Profiler
+
     profiler = Profiler(interval=0.0005)
     profiler.start()
     for i in range(count):
@@ -418,6 +429,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=100_000, help="customers of the benchmark's store")
     parser.add_argument("--profile", choices=[*KINDS, *(f"floor-{kind}" for kind in KINDS)])
     parser.add_argument("--only", nargs="*", choices=KINDS, help="a subset of the scenarios")
+    parser.add_argument("--cpu", action="store_true", help="only the in-process measures (no gunicorn, no wrk)")
     args = parser.parse_args()
     if args.profile:
         global DB_NAME
@@ -426,7 +438,7 @@ def main() -> None:
     for name, value in server_env().items():
         if name in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "DEBUG", "LOG_LEVEL"):
             os.environ[name] = value
-    wrk = None if args.profile else ensure_wrk()
+    wrk = None if args.profile or args.cpu else ensure_wrk()
     create_database()
     try:
         import django
@@ -443,15 +455,16 @@ def main() -> None:
             profile(args.profile, store, customers=args.customers)
             return
         token_figures = measure_token_check(store["token"])
-        bench(
-            wrk,
-            store,
-            workers=args.workers,
-            duration=args.duration,
-            rounds=args.rounds,
-            only=args.only,
-            customers=args.customers,
-        )
+        if not args.cpu:
+            bench(
+                wrk,
+                store,
+                workers=args.workers,
+                duration=args.duration,
+                rounds=args.rounds,
+                only=args.only,
+                customers=args.customers,
+            )
         print(
             "token check in-process: "
             + ", ".join(f"{name} {micros:.0f} us" for name, micros in token_figures.items())
