@@ -12,9 +12,13 @@ def _fast_password_hasher(settings):
 
 @pytest.fixture(autouse=True)
 def _empty_token_cache():
-    # Each test starts with no cached token, as a fresh server process would.
+    # Each test starts with no cached token and no spare rate-limit tokens, as a fresh server
+    # process would.
     from tenants.token_cache import token_cache
+    from twc.api.ratelimit import local_allotments
 
     token_cache.clear()
+    local_allotments.clear()
     yield
     token_cache.clear()
+    local_allotments.clear()

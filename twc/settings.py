@@ -230,6 +230,11 @@ RATE_LIMIT_ENABLED = env_bool("RATE_LIMIT_ENABLED", True)
 # Per OAuth application: a steady rate and a burst (token bucket); Store fields override both.
 RATE_LIMIT_PER_SECOND = float(os.environ.get("RATE_LIMIT_PER_SECOND", "100"))
 RATE_LIMIT_BURST = int(os.environ.get("RATE_LIMIT_BURST", "1000"))
+# A process takes this many of an application's tokens at once while its bucket holds plenty, and
+# spends them within RATE_LIMIT_LOCAL_SECONDS (twc/api/ratelimit.py): one round trip to the shared
+# store per batch instead of per request. 1: every request takes its token from the shared store.
+RATE_LIMIT_LOCAL_BATCH = int(os.environ.get("RATE_LIMIT_LOCAL_BATCH", "16"))
+RATE_LIMIT_LOCAL_SECONDS = float(os.environ.get("RATE_LIMIT_LOCAL_SECONDS", "1"))
 # /o/token/, /o/revoke_token/, /o/introspect/: failed client authentications (each costs a hash)
 # per client IP, per decoded client_id and for the whole service (tenants/oauth_limits.py).
 TOKEN_RATE_LIMIT_PER_SECOND = float(os.environ.get("TOKEN_RATE_LIMIT_PER_SECOND", "10"))

@@ -1,6 +1,7 @@
 """Rate limits: per OAuth application on /api/ (store override, headers, 429), and the token endpoint."""
 
 import pytest
+import redis
 from rest_framework.test import APIClient
 
 from tenants.services import store_application_create
@@ -141,6 +142,7 @@ def test_the_limiter_adds_a_constant_number_of_statements(api_a, settings, share
             assert api_a.get("/api/customers/nobody").status_code == 404
         return len(queries)
 
+    settings.RATE_LIMIT_LOCAL_BATCH = 1  # every request reaches the shared store
     statements_of_a_get()  # the bucket exists from here on
     limited = [statements_of_a_get() for _ in range(3)]
     settings.RATE_LIMIT_ENABLED = False
@@ -175,3 +177,86 @@ def test_take_each_stops_at_the_first_refusal(db):
     refusal, taken = ratelimit.take_each([first, second])
     assert refusal is not None and taken == []
     assert ratelimit.take(second.key, rate=second.rate, burst=second.burst).remaining == 4  # untouched before
+
+
+class SentCommands:
+    """The commands this process sends to Redis, counted where redis-py sends each one."""
+
+    def __init__(self, monkeypatch):
+        self.names: list[str] = []
+        send = redis.Redis.execute_command
+
+        def counted(client, *args, **options):
+            self.names.append(str(args[0]).upper())
+            return send(client, *args, **options)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", counted)
+
+
+def round_trips_of(api, requests: int, shared_state: str, sent: SentCommands | None) -> int:
+    """Round trips to the shared store of `requests` GETs: Redis commands, or SQL statements of
+    the limiter (savepoint, SELECT ... FOR UPDATE, UPDATE, release: four per take)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    if shared_state == "redis":
+        assert sent is not None
+        before = len(sent.names)
+        for _ in range(requests):
+            assert api.get("/api/customers/nobody").status_code == 404
+        assert set(sent.names[before:]) <= {"EVALSHA"}
+        return len(sent.names) - before
+    with CaptureQueriesContext(connection) as queries:
+        for _ in range(requests):
+            assert api.get("/api/customers/nobody").status_code == 404
+    return sum("ratelimit" in query["sql"] for query in queries.captured_queries)
+
+
+def test_round_trips_to_the_shared_store_per_request(api_a, store_a, settings, shared_state, monkeypatch):
+    sent = SentCommands(monkeypatch) if shared_state == "redis" else None
+    per_take = 1 if shared_state == "redis" else 2  # the database's SELECT ... FOR UPDATE and UPDATE
+    settings.RATE_LIMIT_LOCAL_BATCH = 1
+    round_trips_of(api_a, 1, shared_state, sent)  # the bucket (and the loaded script) exist from here on
+    assert round_trips_of(api_a, 5, shared_state, sent) == 5 * per_take
+
+    # A batch of 16 while the bucket (1,000) holds at least 8 batches: one take per 16 requests.
+    settings.RATE_LIMIT_LOCAL_BATCH = 16
+    ratelimit.local_allotments.clear()
+    assert round_trips_of(api_a, 32, shared_state, sent) == 2 * per_take
+    assert round_trips_of(api_a, 1, shared_state, sent) == per_take  # the 33rd starts a new batch
+
+    # A bucket holding fewer than 8 batches is counted one request at a time.
+    store_a.rate_limit_per_second, store_a.rate_limit_burst = 0.001, 100
+    store_a.save()
+    ratelimit.local_allotments.clear()
+    assert round_trips_of(api_a, 5, shared_state, sent) == 5 * per_take
+
+
+def test_spare_tokens_are_budget_already_taken_from_the_shared_bucket(api_a, store_a, settings, monkeypatch):
+    settings.RATE_LIMIT_LOCAL_BATCH = 16
+    store_a.rate_limit_per_second, store_a.rate_limit_burst = 0.001, 130  # no refill within the test
+    store_a.save()
+    remaining = [int(api_a.get("/api/customers").headers["X-RateLimit-Remaining"]) for _ in range(3)]
+    # The first request took 16 (130 >= 8 x 16): 114 in the bucket and 15 in hand, one spent each time.
+    assert remaining == [129, 128, 127]
+    # Another process sees the bucket without this process's spare tokens, and takes one at a time
+    # below 8 batches: this process's spare ones are never granted twice.
+    ratelimit.local_allotments.clear()
+    assert api_a.get("/api/customers").headers["X-RateLimit-Remaining"] == "113"
+    responses = [api_a.get("/api/customers") for _ in range(114)]
+    assert [r.status_code for r in responses].count(200) == 113
+    assert responses[-1].status_code == 429
+
+
+def test_spare_tokens_are_dropped_when_their_lease_ends_or_the_limits_change(db):
+    allotments = ratelimit.LocalAllotments()
+    clock = [100.0]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ratelimit.time, "monotonic", lambda: clock[0])
+        allotments.keep("k", ratelimit.Allotment(rate=10, burst=200, spare=2, remaining=150, until=101.0))
+        assert allotments.spend("k", 10, 200) == ratelimit.Decision(True, 200, 149, 0)
+        assert allotments.spend("k", 10, 300) is None  # limits changed: dropped
+        assert allotments.spend("k", 10, 200) is None
+        allotments.keep("k", ratelimit.Allotment(rate=10, burst=200, spare=2, remaining=150, until=101.0))
+        clock[0] = 101.0
+        assert allotments.spend("k", 10, 200) is None  # the lease ended
