@@ -386,7 +386,8 @@ def profile(kind: str, store: dict, *, customers: int, count: int = 500) -> None
             for i in range(count):
                 one(i)
         stats = pstats.Stats(cpu_profile)
-        stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(int(os.environ.get("BENCH_PROFILE_LINES", "40")))
+        lines = int(os.environ.get("BENCH_PROFILE_LINES", "40"))
+        stats.sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(lines)
         return
     from pyinstrument import Profiler
 

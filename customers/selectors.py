@@ -2,9 +2,12 @@
 
 import json
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from django.db import connection, connections
-from django.db.models import Q, QuerySet
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Field, Q, QuerySet
 
 from customers.errors import customer_not_found
 from customers.models import Address, Customer, Order
@@ -44,7 +47,7 @@ RowConverters = list[tuple[int, list]]
 _converters_by_alias: dict[str, tuple[RowConverters, RowConverters]] = {}
 
 
-def _converters_of(fields: list, alias: str, connection) -> RowConverters:
+def _converters_of(fields: Sequence[Field], alias: str, connection: BaseDatabaseWrapper) -> RowConverters:
     found = []
     for index, field in enumerate(fields):
         expression = field.get_col(field.model._meta.db_table)
@@ -66,7 +69,7 @@ def _row_converters(alias: str) -> tuple[RowConverters, RowConverters]:
     return converters
 
 
-def _converted(values: list, converters: RowConverters, connection) -> list:
+def _converted(values: list, converters: RowConverters, connection: BaseDatabaseWrapper) -> list:
     for index, pairs in converters:
         value = values[index]
         for converter, expression in pairs:
@@ -98,7 +101,7 @@ def customers_with_addresses(*, store: Store, ref: str, twc_id: uuid.UUID | None
     and made into models with `from_db`, as the ORM does, with each field's converters."""
     alias = Customer.objects.db
     connection = connections[alias]
-    params: list[object] = [store.pk, ref]
+    params: list[Any] = [store.pk, ref]
     if twc_id is not None:
         twc_field = Customer._meta.get_field("twc_customer_id")
         params.append(twc_field.get_db_prep_value(twc_id, connection))
