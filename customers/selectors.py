@@ -2,38 +2,35 @@
 
 import json
 import uuid
-from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from customers.errors import customer_not_found
 from customers.models import Address, Customer, Order
 from tenants.models import Store
+from twc.db_rows import ModelRows
 from twc.text import CONTROL_OR_BREAK
 
 ADDRESS_FIELD_NAMES = [field.attname for field in Address._meta.concrete_fields]
-CUSTOMER_FIELD_NAMES = [field.attname for field in Customer._meta.concrete_fields]
 
 
-CUSTOMER_FIELDS = Customer._meta.concrete_fields
-ADDRESS_FIELDS = [field for field in Address._meta.concrete_fields if field.attname != "customer_id"]
+CUSTOMER_ROWS = ModelRows(Customer)
+# An address's columns but customer_id, which is the customer's seq.
+ADDRESS_ROWS = ModelRows(Address, skip=("customer_id",))
 
 
 def _joined_select_sql(*, by_twc_customer_id: bool) -> str:
     """SELECT of live customers of one store by reference (or twc_customer_id), LEFT JOINed with their
     addresses: one row per address, the customer's columns first in the model's order, then the
-    address's (but customer_id, which is the customer's seq). Written once rather than built by the
-    ORM on every request, because compiling a query of 46 columns with the ORM costs more CPU than
-    anything else in a GET by reference (docs/performance.md)."""
+    address's (customers_from_joined_rows). Written once rather than built by the ORM on every
+    request, because compiling a query of 46 columns with the ORM costs more CPU than anything else
+    in a GET by reference (docs/performance.md)."""
     customer_table, address_table = Customer._meta.db_table, Address._meta.db_table
-    customer_columns = ", ".join(f'c."{field.column}"' for field in CUSTOMER_FIELDS)
-    address_columns = ", ".join(f'a."{field.column}"' for field in ADDRESS_FIELDS)
     match = 'c."ref" = %s' + (' OR c."twc_customer_id" = %s' if by_twc_customer_id else "")
     return (
-        f'SELECT {customer_columns}, {address_columns} FROM "{customer_table}" c '
+        f'SELECT {CUSTOMER_ROWS.select("c")}, {ADDRESS_ROWS.select("a")} FROM "{customer_table}" c '
         f'LEFT OUTER JOIN "{address_table}" a ON a."customer_id" = c."seq" '
         f'WHERE c."store_id" = %s AND c."deleted_at" IS NULL AND ({match})'
     )
@@ -41,41 +38,25 @@ def _joined_select_sql(*, by_twc_customer_id: bool) -> str:
 
 JOINED_SELECT_SQL = {flag: _joined_select_sql(by_twc_customer_id=flag) for flag in (False, True)}
 
-# (column index, converters) of the columns that need converting, per database alias: what the ORM
-# (and RawQuerySet) work out again for every query, worked out once.
-RowConverters = list[tuple[int, list]]
-_converters_by_alias: dict[str, tuple[RowConverters, RowConverters]] = {}
 
-
-def _converters_of(fields: Sequence[Field], alias: str, connection: BaseDatabaseWrapper) -> RowConverters:
-    found = []
-    for index, field in enumerate(fields):
-        expression = field.get_col(field.model._meta.db_table)
-        converters = connection.ops.get_db_converters(expression) + expression.get_db_converters(connection)
-        if converters:
-            found.append((index, [(converter, expression) for converter in converters]))
-    return found
-
-
-def _row_converters(alias: str) -> tuple[RowConverters, RowConverters]:
-    converters = _converters_by_alias.get(alias)
-    if converters is None:
-        connection = connections[alias]
-        converters = (
-            _converters_of(CUSTOMER_FIELDS, alias, connection),
-            _converters_of(ADDRESS_FIELDS, alias, connection),
-        )
-        _converters_by_alias[alias] = converters
-    return converters
-
-
-def _converted(values: list, converters: RowConverters, connection: BaseDatabaseWrapper) -> list:
-    for index, pairs in converters:
-        value = values[index]
-        for converter, expression in pairs:
-            value = converter(value, expression, connection)
-        values[index] = value
-    return values
+def customers_from_joined_rows(rows: list[tuple], alias: str, *, start: int = 0) -> list[Customer]:
+    """The customers of rows holding, from `start` on, a customer's columns then one of its addresses'
+    (NULLs for a customer without any), as CUSTOMER_ROWS and ADDRESS_ROWS select them; each customer
+    answers `customer.addresses.all()` without a query."""
+    found: dict[int, tuple[Customer, list[Address]]] = {}
+    address_start = start + CUSTOMER_ROWS.width
+    for row in rows:
+        seq = row[start]
+        if seq not in found:
+            found[seq] = (CUSTOMER_ROWS.instance(row, alias, start=start), [])
+        if row[address_start] is not None:  # the address's id: NULL when the customer has none
+            values = ADDRESS_ROWS.values(row, alias, start=address_start)
+            values.insert(1, seq)  # customer_id, in the model's column order
+            found[seq][1].append(Address.from_db(alias, ADDRESS_FIELD_NAMES, values))
+    for customer, addresses in found.values():
+        addresses.sort(key=lambda address: address.id)  # Address.Meta.ordering
+        remember_addresses(customer, addresses)
+    return [customer for customer, _ in found.values()]
 
 
 def customer_queryset(*, store: Store, with_addresses: bool = True) -> QuerySet[Customer]:
@@ -97,33 +78,17 @@ def remember_addresses(customer: Customer, addresses: list[Address]) -> None:
 def customers_with_addresses(*, store: Store, ref: str, twc_id: uuid.UUID | None) -> list[Customer]:
     """The store's live customers whose reference is `ref` or whose twc_customer_id is `twc_id`
     (at most two), with their addresses, in ONE query instead of two (a round trip to PostgreSQL is
-    the largest cost of a GET by reference after the ORM itself). Rows are read from a plain cursor
-    and made into models with `from_db`, as the ORM does, with each field's converters."""
+    the largest cost of a GET by reference after the ORM itself)."""
     alias = Customer.objects.db
     connection = connections[alias]
     params: list[Any] = [store.pk, ref]
     if twc_id is not None:
         twc_field = Customer._meta.get_field("twc_customer_id")
         params.append(twc_field.get_db_prep_value(twc_id, connection))
-    customer_converters, address_converters = _row_converters(alias)
-    width = len(CUSTOMER_FIELDS)
-    found: dict[int, tuple[Customer, list[Address]]] = {}
     with connection.cursor() as cursor:
         cursor.execute(JOINED_SELECT_SQL[twc_id is not None], params)
         rows = cursor.fetchall()
-    for row in rows:
-        seq = row[0]
-        if seq not in found:
-            values = _converted(list(row[:width]), customer_converters, connection)
-            found[seq] = (Customer.from_db(alias, CUSTOMER_FIELD_NAMES, values), [])
-        if row[width] is not None:  # the address's id: NULL when the customer has none
-            values = _converted(list(row[width:]), address_converters, connection)
-            values.insert(1, seq)  # customer_id, in the model's column order
-            found[seq][1].append(Address.from_db(alias, ADDRESS_FIELD_NAMES, values))
-    for customer, addresses in found.values():
-        addresses.sort(key=lambda address: address.id)  # Address.Meta.ordering
-        remember_addresses(customer, addresses)
-    return [customer for customer, _ in found.values()]
+    return customers_from_joined_rows(rows, alias)
 
 
 def _as_uuid(value: str) -> uuid.UUID | None:

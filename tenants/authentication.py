@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     from tenants.models import Store, StoreApplication
 
 
+# The customer tokens of /api/me (accounts.services.tokens.TOKEN_PREFIX) are never store tokens:
+# they are refused as unknown without a lookup (StoreMiddleware resolves every /api/ request).
+CUSTOMER_TOKEN_PREFIX = "twcct_"
+
+
 def token_checksum(raw_token: str) -> str:
     # DOT stores only this checksum when COMPLIANT_BCP_RFC9700_TOKEN_STORAGE is on.
     return hashlib.sha256(raw_token.encode("utf-8")).hexdigest()
@@ -72,6 +77,8 @@ def store_token_of(request: HttpRequest) -> AccessToken | None:
         raw_token = header[1].decode("ascii")
     except UnicodeDecodeError:
         raise AuthenticationFailed("The token is invalid.", code=INVALID_TOKEN) from None
+    if raw_token.startswith(CUSTOMER_TOKEN_PREFIX):
+        raise AuthenticationFailed("The token is unknown, expired or revoked.", code=INVALID_TOKEN)
     checksum = token_checksum(raw_token)
     token = token_cache.get(checksum)
     if token is None:

@@ -10,12 +10,30 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 
+from django.db import connections
 from django.utils import timezone
 
 from accounts.models import CustomerAccessToken
-from customers.models import Customer, CustomerState
+from customers.models import Address, Customer, CustomerState
+from customers.selectors import ADDRESS_ROWS, CUSTOMER_ROWS, customers_from_joined_rows
+from tenants.authentication import CUSTOMER_TOKEN_PREFIX
+from tenants.models import Store
+from twc.db_rows import ModelRows
 
-TOKEN_PREFIX = "twcct_"
+# The store middleware refuses these as store tokens without a lookup (tenants.authentication).
+TOKEN_PREFIX = CUSTOMER_TOKEN_PREFIX
+TOKEN_ROWS = ModelRows(CustomerAccessToken)
+STORE_ROWS = ModelRows(Store)
+# The token (unrevoked), its store, its customer and the customer's addresses: one row per address.
+# Written once, not compiled by the ORM for every /api/me request (docs/performance.md).
+TOKEN_FIND_SQL = (
+    f"SELECT {TOKEN_ROWS.select('t')}, {STORE_ROWS.select('s')}, {CUSTOMER_ROWS.select('c')}, "
+    f'{ADDRESS_ROWS.select("a")} FROM "{CustomerAccessToken._meta.db_table}" t '
+    f'JOIN "{Store._meta.db_table}" s ON s."id" = t."store_id" '
+    f'JOIN "{Customer._meta.db_table}" c ON c."seq" = t."customer_id" '
+    f'LEFT OUTER JOIN "{Address._meta.db_table}" a ON a."customer_id" = c."seq" '
+    f'WHERE t."token_hash" = %s AND t."revoked_at" IS NULL'
+)
 TOKEN_LIFETIME = dt.timedelta(days=30)
 
 
@@ -44,18 +62,22 @@ def customer_token_issue(*, customer: Customer) -> IssuedToken:
 
 
 def customer_token_find(raw_token: str) -> CustomerAccessToken | None:
-    """The live token `raw_token` names, with its customer and store, or None: unknown, revoked,
-    expired, or its customer is deleted or no longer enabled."""
+    """The live token `raw_token` names, with its store, its customer and the customer's addresses
+    (one query), or None: unknown, revoked, expired, or its customer is deleted or no longer enabled."""
     if not raw_token.startswith(TOKEN_PREFIX) or len(raw_token) > 100:
         return None
-    token = (
-        CustomerAccessToken.objects.select_related("customer", "store")
-        .filter(token_hash=token_digest(raw_token), revoked_at__isnull=True)
-        .first()
-    )
-    if token is None or token.expires_at <= timezone.now():
+    alias = CustomerAccessToken.objects.db
+    with connections[alias].cursor() as cursor:
+        cursor.execute(TOKEN_FIND_SQL, [token_digest(raw_token)])
+        rows = cursor.fetchall()
+    if not rows:
         return None
-    customer = token.customer
+    token = TOKEN_ROWS.instance(rows[0], alias)
+    if token.expires_at <= timezone.now():
+        return None
+    token.store = STORE_ROWS.instance(rows[0], alias, start=TOKEN_ROWS.width)
+    (customer,) = customers_from_joined_rows(rows, alias, start=TOKEN_ROWS.width + STORE_ROWS.width)
+    token.customer = customer
     if (
         customer.deleted_at is not None
         or customer.state != CustomerState.ENABLED

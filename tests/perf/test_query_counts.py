@@ -235,3 +235,23 @@ def test_create_takes_over_by_phone_in_its_own_store_only(api_a, store_a, store_
     assert Wishlist.objects.get(store__name="Store A").customer.ref == "c-1"
     assert Order.objects.get(store__name="Store B").customer is None
     assert Wishlist.objects.get(store__name="Store B").customer is None
+
+
+@pytest.mark.parametrize("holding", HOLDINGS)
+def test_me_is_one_statement(holding, store_a):
+    """/api/me: the customer token, its store, its customer and the addresses in one SELECT; a
+    customer token is never looked up as a store token."""
+    from rest_framework.test import APIClient
+
+    from accounts.services.tokens import customer_token_issue
+    from customers.models import Customer
+
+    held = HOLDINGS[holding]
+    customer_holding(store=store_a, ref="c-1", **held)
+    Customer.objects.filter(store=store_a, ref="c-1").update(state="enabled")
+    token = customer_token_issue(customer=Customer.objects.get(store=store_a, ref="c-1")).token
+    me = APIClient(HTTP_AUTHORIZATION=f"Bearer {token}")
+    response, sql = sql_of(lambda: me.get("/api/me"))
+    assert response.status_code == 200
+    assert len(response.json()["addresses"]) == held["addresses"]
+    assert tables(sql) == ["SELECT accounts_customeraccesstoken"]
