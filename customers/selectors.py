@@ -68,7 +68,7 @@ def customer_queryset(*, store: Store, with_addresses: bool = True) -> QuerySet[
 def remember_addresses(customer: Customer, addresses: list[Address]) -> None:
     """Make `customer.addresses.all()` answer from `addresses` without a query, as
     prefetch_related("addresses") would have (it uses the same cache)."""
-    cached = Address.objects.filter(customer=customer)
+    cached = Address.objects.filter(customer_id=customer.pk)  # as filter(customer=...), for half the CPU
     cached._result_cache = addresses
     # Django's prefetch cache: attributes private to the ORM, which the stubs do not declare.
     cached._prefetch_done = True  # type: ignore[attr-defined]

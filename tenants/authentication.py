@@ -42,7 +42,7 @@ class StoreRequest(HttpRequest):
     store: "Store | None"
     store_token_refusal: str | None
     store_token_refusal_code: str | None
-    # Set by tenants.middleware.StoreMiddleware, under /api/ only.
+    # Set by tenants.middleware.StoreMiddleware, under /api/ only, for a POST with an Idempotency-Key.
     store_token_has_scope: bool
 
 
