@@ -1,6 +1,7 @@
 """Record events in the transaction of the change they describe (the transactional outbox).
 
-`event_record` writes one event with the ORM (one INSERT); `events_record_many` writes a bulk
+`event_record` writes one event (one INSERT, written once rather than compiled by the ORM for
+every write: docs/performance.md); `events_record_many` writes a bulk
 write's events set-based: one binary COPY on PostgreSQL (as the customers themselves), one
 bulk_create on SQLite. Callers are the customer services; each calls inside its own transaction,
 so a change rolled back takes its event with it.
@@ -13,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections, router
 from django.utils import timezone
 
 from customers.models import Address, Customer, Order, Wishlist
@@ -65,6 +66,15 @@ def wishlist_data(wishlist: Wishlist, customer: Customer | None) -> dict:
     return {"wishlist": plain(wishlist_to_dict(wishlist, customer.ref if customer else None))}
 
 
+# The columns event_record fills (seq and xid are the database's).
+RECORD_FIELDS = [
+    Event._meta.get_field(name) for name in ("event_id", "store", "type", "occurred_at", "data", "customer_key")
+]
+_RECORD_COLUMNS = ", ".join(f'"{field.column}"' for field in RECORD_FIELDS)  # type: ignore[union-attr]
+_RECORD_PLACEHOLDERS = ", ".join(["%s"] * len(RECORD_FIELDS))
+RECORD_SQL = f'INSERT INTO "{Event._meta.db_table}" ({_RECORD_COLUMNS}) VALUES ({_RECORD_PLACEHOLDERS}) RETURNING "seq"'
+
+
 def event_record(
     *,
     store: Store,
@@ -87,7 +97,13 @@ def event_record(
         customer_key=customer.twc_customer_id if customer is not None else None,
         occurred_at=occurred_at or timezone.now(),
     )
-    event.save(force_insert=True)
+    alias = router.db_for_write(Event, instance=event)
+    db = connections[alias]
+    values = [field.get_db_prep_save(getattr(event, field.attname), db) for field in RECORD_FIELDS]  # type: ignore[union-attr]
+    with db.cursor() as cursor:
+        cursor.execute(RECORD_SQL, values)
+        event.seq = cursor.fetchone()[0]
+    event._state.adding, event._state.db = False, alias
     return event
 
 
