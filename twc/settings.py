@@ -120,6 +120,9 @@ DATABASES = {
         conn_health_checks=env_bool("CONN_HEALTH_CHECKS", True),
     )
 }
+# A connection that finished a request without error this recently skips that check (one round trip
+# fewer per request under load; twc/connection_health.py says what it risks). 0: check every request.
+CONN_HEALTH_CHECK_SKIP_SECONDS = float(os.environ.get("CONN_HEALTH_CHECK_SKIP_SECONDS", "1"))
 # Every statement of a process that serves HTTP is cut after this many milliseconds (the API answers
 # 503); 0: never. twc/wsgi.py applies it, so commands and migrations run uncut (twc/statement_timeout.py).
 DATABASE_STATEMENT_TIMEOUT_MS = int(os.environ.get("DATABASE_STATEMENT_TIMEOUT_MS", "5000"))

@@ -10,3 +10,6 @@ class ApiConfig(AppConfig):
 
     def ready(self) -> None:
         from twc import checks  # noqa: F401  (registers the project's deploy checks)
+        from twc.connection_health import connect_signals
+
+        connect_signals()
