@@ -102,3 +102,35 @@ def insert_new(instances: list[M]) -> None:
     for instance, key in zip(instances, keys, strict=True):
         instance.pk = key
         instance._state.adding, instance._state.db = False, alias
+
+
+_update_sql: dict[tuple[type[Model], tuple[str, ...], tuple[str, ...]], tuple[str, list[Any], list[Any]]] = {}
+
+
+def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> int:
+    """UPDATE the rows of `model` matching every `where` (field names, plain values) with `values`
+    (field names, plain values: no expressions), as `QuerySet.filter(**where).update(**values)`
+    would (each field's `get_db_prep_save`), with the statement written once per set of fields;
+    the number of rows updated."""
+    shape = (model, tuple(values), tuple(where))
+    found = _update_sql.get(shape)
+    if found is None:
+        set_fields = [model._meta.get_field(name) for name in values]
+        where_fields = [model._meta.get_field(name) for name in where]
+        assignments = ", ".join(f'"{field.column}" = %s' for field in set_fields)  # type: ignore[union-attr]
+        conditions = " AND ".join(f'"{field.column}" = %s' for field in where_fields)  # type: ignore[union-attr]
+        sql = f'UPDATE "{model._meta.db_table}" SET {assignments} WHERE {conditions}'  # noqa: S608
+        found = _update_sql[shape] = (sql, set_fields, where_fields)
+    sql, set_fields, where_fields = found
+    connection = connections[router.db_for_write(model)]
+    params = [
+        field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
+        for field, value in zip(set_fields, values.values(), strict=True)
+    ]
+    params += [
+        field.get_db_prep_value(value, connection)  # type: ignore[union-attr]
+        for field, value in zip(where_fields, where.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return int(cursor.rowcount)
