@@ -75,18 +75,10 @@ _RECORD_PLACEHOLDERS = ", ".join(["%s"] * len(RECORD_FIELDS))
 RECORD_SQL = f'INSERT INTO "{Event._meta.db_table}" ({_RECORD_COLUMNS}) VALUES ({_RECORD_PLACEHOLDERS}) RETURNING "seq"'
 
 
-def event_record(
-    *,
-    store: Store,
-    type: str,
-    data: dict,
-    customer: Customer | None = None,
-    occurred_at: dt.datetime | None = None,
-) -> Event:
-    """Record one event (one INSERT). Call it inside the transaction of the change.
-
-    A customer's own event occurred when the customer was changed (its `updated_at`); others now.
-    """
+def _new_event(
+    *, store: Store, type: str, data: dict, customer: Customer | None, occurred_at: dt.datetime | None
+) -> tuple[Event, str, list]:
+    """The unsaved event, the database alias it is written to and its RECORD_FIELDS values."""
     assert type in types.EVENT_TYPES, type
     if occurred_at is None and customer is not None and type.startswith("customers/"):
         occurred_at = customer.updated_at
@@ -100,11 +92,46 @@ def event_record(
     alias = router.db_for_write(Event, instance=event)
     db = connections[alias]
     values = [field.get_db_prep_save(getattr(event, field.attname), db) for field in RECORD_FIELDS]  # type: ignore[union-attr]
-    with db.cursor() as cursor:
+    return event, alias, values
+
+
+def event_record(
+    *,
+    store: Store,
+    type: str,
+    data: dict,
+    customer: Customer | None = None,
+    occurred_at: dt.datetime | None = None,
+) -> Event:
+    """Record one event (one INSERT). Call it inside the transaction of the change.
+
+    A customer's own event occurred when the customer was changed (its `updated_at`); others now.
+    """
+    event, alias, values = _new_event(store=store, type=type, data=data, customer=customer, occurred_at=occurred_at)
+    with connections[alias].cursor() as cursor:
         cursor.execute(RECORD_SQL, values)
         event.seq = cursor.fetchone()[0]
     event._state.adding, event._state.db = False, alias
     return event
+
+
+def change_and_event_record(
+    change_sql: str, change_params: list, *, store: Store, type: str, data: dict, customer: Customer
+) -> int:
+    """Run one data-modifying statement (an UPDATE without RETURNING) and record the event once per
+    row it changed, in ONE statement (PostgreSQL's `WITH changed AS (UPDATE ... RETURNING 1) INSERT
+    ... SELECT ... FROM changed`): atomic by itself, so an autocommit caller needs no BEGIN/COMMIT
+    round trips around the change and its event. Returns the number of rows changed."""
+    event, alias, values = _new_event(store=store, type=type, data=data, customer=customer, occurred_at=None)
+    connection = connections[alias]
+    assert connection.vendor == "postgresql", "data-modifying WITH is PostgreSQL's"
+    sql = (
+        f'WITH changed AS ({change_sql} RETURNING 1) INSERT INTO "{Event._meta.db_table}" ({_RECORD_COLUMNS}) '
+        f"SELECT {_RECORD_PLACEHOLDERS} FROM changed"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*change_params, *values])
+        return int(cursor.rowcount)
 
 
 # The columns a bulk write fills (seq and xid are the database's), in the order of its rows.

@@ -107,11 +107,10 @@ def insert_new(instances: list[M]) -> None:
 _update_sql: dict[tuple[type[Model], tuple[str, ...], tuple[str, ...]], tuple[str, list[Any], list[Any]]] = {}
 
 
-def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> int:
-    """UPDATE the rows of `model` matching every `where` (field names, plain values) with `values`
-    (field names, plain values: no expressions), as `QuerySet.filter(**where).update(**values)`
-    would (each field's `get_db_prep_save`), with the statement written once per set of fields;
-    the number of rows updated."""
+def update_statement(model: type[Model], values: dict[str, Any], **where: Any) -> tuple[str, list[Any]]:
+    """The UPDATE of the rows of `model` matching every `where` (field names, plain values) with
+    `values` (field names, plain values: no expressions), as `QuerySet.filter(**where).update(**values)`
+    would compile it (each field's `get_db_prep_save`), written once per set of fields; and its parameters."""
     shape = (model, tuple(values), tuple(where))
     found = _update_sql.get(shape)
     if found is None:
@@ -131,6 +130,12 @@ def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> in
         field.get_db_prep_value(value, connection)  # type: ignore[union-attr]
         for field, value in zip(where_fields, where.values(), strict=True)
     ]
-    with connection.cursor() as cursor:
+    return sql, params
+
+
+def update_where(model: type[Model], values: dict[str, Any], **where: Any) -> int:
+    """Run update_statement; the number of rows updated."""
+    sql, params = update_statement(model, values, **where)
+    with connections[router.db_for_write(model)].cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.rowcount)

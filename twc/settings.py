@@ -137,6 +137,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get("DATABASE_PREPARE_THRESHOLD"):
+    # Server-side binding, and statements prepared after this many runs on a connection (psycopg's
+    # prepare_threshold): PostgreSQL then skips parsing and planning the hot statements. Off by
+    # default: PgBouncer in transaction mode needs 1.21+ with max_prepared_statements for it
+    # (docs/scaling.md); docs/performance.md has what it measured.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=int(os.environ["DATABASE_PREPARE_THRESHOLD"])
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions + a busy timeout + WAL turn "database is locked" under concurrent
     # writers into waiting (as healthchecks does).

@@ -1,11 +1,13 @@
 """Create, update and soft-delete one customer."""
 
+import contextlib
 import datetime as dt
 import uuid
 from collections.abc import Set
 from typing import Any, NoReturn
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.db import router as db_router
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,10 +28,10 @@ from customers.services.orders import assign_unowned_orders_and_wishlists
 from customers.uuids import new_uuid
 from customers.validation import ADDRESS_TEXT_FIELDS, clean_customer
 from events import types as event_types
-from events.recording import customer_data, deleted_customer_data, event_record
+from events.recording import change_and_event_record, customer_data, deleted_customer_data, event_record
 from tenants.models import Store
 from twc.api.errors import invalid_field, invalid_operation, required_field
-from twc.db_rows import insert_new, update_where
+from twc.db_rows import insert_new, update_statement, update_where
 
 # How often an update without a version re-reads and re-applies after losing a race.
 UPDATE_ATTEMPTS = 5
@@ -231,28 +233,52 @@ def customer_update(
         for field, value in changes.items():
             setattr(customer, field, value)
         try:
-            # A transaction (a savepoint inside one): the change and its event commit together.
-            with transaction.atomic():
-                # Written once per set of changed fields (twc.db_rows), not compiled by the ORM per update.
-                updated = update_where(Customer, changes, store=store.pk, seq=customer.pk, version=read_version)
-                if updated and addresses_changed:
-                    current_addresses = replace_addresses(customer, addresses, current_addresses)
-                if updated:
-                    event_record(
-                        store=store,
-                        type=event_types.CUSTOMER_UPDATE,
-                        customer=customer,
-                        data=customer_data(customer, current_addresses),
-                    )
+            if not addresses_changed and connections[db_router.db_for_write(Customer)].vendor == "postgresql":
+                updated = update_with_its_event(store, customer, changes, read_version, current_addresses)
+            else:
+                # A transaction (a savepoint inside one): the change and its event commit together.
+                with transaction.atomic():
+                    # Written once per set of changed fields (twc.db_rows), not compiled by the ORM per update.
+                    updated = update_where(Customer, changes, store=store.pk, seq=customer.pk, version=read_version)
+                    if updated and addresses_changed:
+                        current_addresses = replace_addresses(customer, addresses, current_addresses)
+                    if updated:
+                        event_record(
+                            store=store,
+                            type=event_types.CUSTOMER_UPDATE,
+                            customer=customer,
+                            data=customer_data(customer, current_addresses),
+                        )
         except IntegrityError as exc:
             raise_duplicate(exc, customer)
         if updated:
             return customer, current_addresses
-        if expected_version is not None:
-            latest = Customer.objects.filter(store=store, pk=customer.pk).values_list("version", flat=True).first()
-            raise customer_version_mismatch(expected_version, latest)
+        continue_or_raise_version_mismatch(store, customer, expected_version)
     # Lost the race UPDATE_ATTEMPTS times in a row: let the client retry.
     raise customer_changing_too_fast()
+
+
+def continue_or_raise_version_mismatch(store: Store, customer: Customer, expected_version: int | None) -> None:
+    """After an update that matched no row (another write changed the version first): a request
+    that named a version gets the version mismatch; one that did not reads and applies again."""
+    if expected_version is not None:
+        latest = Customer.objects.filter(store=store, pk=customer.pk).values_list("version", flat=True).first()
+        raise customer_version_mismatch(expected_version, latest)
+
+
+def update_with_its_event(
+    store: Store, customer: Customer, changes: dict, read_version: int, addresses: list[Address]
+) -> int:
+    """PostgreSQL: the UPDATE of the customer's fields and its event in ONE statement
+    (events.recording.change_and_event_record), atomic by itself: in autocommit no BEGIN/COMMIT
+    round trips; inside a transaction a savepoint, so that a duplicate leaves the caller's usable."""
+    sql, params = update_statement(Customer, changes, store=store.pk, seq=customer.pk, version=read_version)
+    data = customer_data(customer, addresses)
+    in_transaction = connections[db_router.db_for_write(Customer)].in_atomic_block
+    with transaction.atomic() if in_transaction else contextlib.nullcontext():
+        return change_and_event_record(
+            sql, params, store=store, type=event_types.CUSTOMER_UPDATE, customer=customer, data=data
+        )
 
 
 def replace_addresses(customer: Customer, addresses: list[dict], current: list[Address]) -> list[Address]:
