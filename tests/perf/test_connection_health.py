@@ -1,8 +1,11 @@
 """The health check (`SELECT 1`) of a persistent connection is skipped when it served a request moments
 ago, and made as Django makes it otherwise (twc.connection_health)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
-from django.core.signals import request_finished, request_started
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 
@@ -81,12 +84,26 @@ def test_a_connection_whose_request_failed_is_checked(checked_connection, monkey
     assert checks == [1]
 
 
-def test_the_receivers_run_after_djangos_own():
-    from django.db import close_old_connections
+ORDER_SCRIPT = """
+import django
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 
-    for signal, receiver in (
-        (request_started, connection_health.skip_check_of_recent_connections),
-        (request_finished, connection_health.note_request_finished),
-    ):
-        receivers = [ref() for _, ref, *_ in signal.receivers]
-        assert receivers.index(close_old_connections) < receivers.index(receiver)
+django.setup()
+from twc import connection_health
+
+for signal, receiver in (
+    (request_started, connection_health.skip_check_of_recent_connections),
+    (request_finished, connection_health.note_request_finished),
+):
+    receivers = [ref() for _, ref, *_ in signal.receivers]
+    print(receivers.index(close_old_connections) < receivers.index(receiver))
+"""
+
+
+def test_the_receivers_run_after_djangos_own_in_a_server_process():
+    """As a server process loads them (Django's test client disconnects and reconnects its own
+    receiver around each request, so the order inside this process says nothing)."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "twc.settings"}
+    result = subprocess.run([sys.executable, "-c", ORDER_SCRIPT], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.split() == ["True", "True"]
