@@ -68,7 +68,11 @@ def customer_queryset(*, store: Store, with_addresses: bool = True) -> QuerySet[
 def remember_addresses(customer: Customer, addresses: list[Address]) -> None:
     """Make `customer.addresses.all()` answer from `addresses` without a query, as
     prefetch_related("addresses") would have (it uses the same cache)."""
-    cached = Address.objects.filter(customer_id=customer.pk)  # as filter(customer=...), for half the CPU
+    cached = Address.objects.all()
+    # The filter is built only if something asks for the query (Django's related managers defer it
+    # so too): building it costs ten times more than the rest of this function, and the cache answers.
+    cached._defer_next_filter = True  # type: ignore[attr-defined]
+    cached = cached.filter(customer_id=customer.pk)
     cached._result_cache = addresses
     # Django's prefetch cache: attributes private to the ORM, which the stubs do not declare.
     cached._prefetch_done = True  # type: ignore[attr-defined]

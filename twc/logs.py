@@ -8,6 +8,7 @@ IntegrityError's text names the duplicate email, for instance).
 
 import contextvars
 import datetime as dt
+import functools
 import logging
 import re
 import time
@@ -73,12 +74,17 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line).decode()
 
 
+@functools.lru_cache(maxsize=256)
+def logged_route(route: str) -> str:
+    """A route as logged (`customers/<path:ref>` is `/customers/{ref}`); the routes are few."""
+    return "/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route).lstrip("^").rstrip("$")
+
+
 def route_of(request: HttpRequest) -> str:
     """The path as logged: a matched route's parameters are shown as `{name}`, never their values."""
     match = getattr(request, "resolver_match", None)
     if match is not None and match.kwargs:
-        route = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", match.route)
-        return "/" + route.lstrip("^").rstrip("$")
+        return logged_route(match.route)
     return request.path[:200]
 
 

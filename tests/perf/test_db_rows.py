@@ -52,3 +52,16 @@ def test_update_where_updates_only_the_matching_rows(store_a, store_b):
     mine.refresh_from_db()
     assert (mine.note, mine.metadata, mine.updated_at) == ("changed", {"x": [1, 2]}, at)
     assert Customer.objects.get(store=store_b, ref="c-1").note == ""
+
+
+def test_remembered_addresses_answer_without_a_query_and_filter_as_the_orm(store_a, django_assert_num_queries):
+    from customers.selectors import customer_get
+
+    customer_make(store=store_a, id="c-1", addresses=[{"city": "Ottawa"}, {"city": "Toronto"}])
+    customer_make(store=store_a, id="c-2", addresses=[{"city": "Montreal"}])
+    customer = customer_get(store=store_a, ref="c-1")
+    with django_assert_num_queries(0):
+        assert [a.city for a in customer.addresses.all()] == ["Ottawa", "Toronto"]
+    # A further filter queries, for this customer's addresses only.
+    assert [a.city for a in customer.addresses.all().filter(city__startswith="T")] == ["Toronto"]
+    assert customer.addresses.all().count() == 2
