@@ -3,6 +3,7 @@
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from django.db import connection
 
 from customers.models import Address, Customer
@@ -65,3 +66,23 @@ def test_remembered_addresses_answer_without_a_query_and_filter_as_the_orm(store
     # A further filter queries, for this customer's addresses only.
     assert [a.city for a in customer.addresses.all().filter(city__startswith="T")] == ["Toronto"]
     assert customer.addresses.all().count() == 2
+
+
+@pytest.mark.parametrize(
+    "ref", ["c-1", "count", "search", "a b?c#d%e", ".", "..", "x/orders", "x/send_invite", "orders", "ñ", "Count"]
+)
+def test_a_location_without_a_resolve_is_the_one_resolving_gives(ref):
+    import uuid
+
+    from django.urls import resolve
+
+    from customers.api import customer_location, customer_path
+
+    customer = Customer(ref=ref, twc_customer_id=uuid.uuid4())
+    match = resolve(f"/api/customers/{ref}")
+    by_resolve = (
+        customer_path(ref)
+        if match.url_name == "customer-detail" and match.kwargs.get("ref") == ref
+        else customer_path(str(customer.twc_customer_id))
+    )
+    assert customer_location(customer) == by_resolve
