@@ -52,6 +52,19 @@ def store_of(token: AccessToken) -> "Store | None":
     return link.store if link is not None else None
 
 
+def _store_token_named(raw_token: str) -> AccessToken | None:
+    """The access token `raw_token` names (from the cache, else one query), or None."""
+    checksum = token_checksum(raw_token)
+    token = token_cache.get(checksum)
+    if token is None:
+        token = (
+            AccessToken.objects.select_related("application__store_link__store").filter(token_checksum=checksum).first()
+        )
+        if token is not None and store_of(token) is not None:
+            token_cache.put(checksum, token)
+    return token
+
+
 def store_token_of(request: HttpRequest) -> AccessToken | None:
     """The valid store token a request carries, or None when it carries none.
 
@@ -77,16 +90,7 @@ def store_token_of(request: HttpRequest) -> AccessToken | None:
         raw_token = header[1].decode("ascii")
     except UnicodeDecodeError:
         raise AuthenticationFailed("The token is invalid.", code=INVALID_TOKEN) from None
-    if raw_token.startswith(CUSTOMER_TOKEN_PREFIX):
-        raise AuthenticationFailed("The token is unknown, expired or revoked.", code=INVALID_TOKEN)
-    checksum = token_checksum(raw_token)
-    token = token_cache.get(checksum)
-    if token is None:
-        token = (
-            AccessToken.objects.select_related("application__store_link__store").filter(token_checksum=checksum).first()
-        )
-        if token is not None and store_of(token) is not None:
-            token_cache.put(checksum, token)
+    token = None if raw_token.startswith(CUSTOMER_TOKEN_PREFIX) else _store_token_named(raw_token)
     if token is None or token.expires <= timezone.now():
         raise AuthenticationFailed("The token is unknown, expired or revoked.", code=INVALID_TOKEN)
     if store_of(token) is None:
