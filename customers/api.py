@@ -29,6 +29,7 @@ from customers.search.errors import query_error
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
+from customers.services.merge import customer_merge
 from twc.api.bodies import send_email_option
 from twc.api.errors import invalid_field, invalid_json_input
 from twc.api.idempotency import RepliesNotStored, reply_holds
@@ -154,6 +155,15 @@ class CustomerSearchView(APIView):
         )
         page = paginate(queryset, ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM))
         return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
+
+
+class CustomerMergeView(APIView):
+    """POST /api/customers/merge: `from` is merged into `into` (customers.services.merge); the survivor."""
+
+    @operations.merge_customers
+    def post(self, request):
+        survivor = customer_merge(store=request.store, data=request.data)
+        return customer_response(survivor)
 
 
 class CustomerCountView(APIView):

@@ -84,6 +84,10 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the customer was merged away into another (customers.services.merge); it is then deleted.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
+    )
 
     objects = CustomerQuerySet.as_manager()
 
@@ -105,6 +109,10 @@ class Customer(models.Model):
             # For deleting an order (SET_NULL); most customers have none, and those rows cost no upkeep.
             models.Index(
                 fields=["last_order"], condition=Q(last_order__isnull=False), name="customers_customer_last_order"
+            ),
+            # For deleting a merge's survivor (SET_NULL): few customers were merged away.
+            models.Index(
+                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="customers_customer_merged_into"
             ),
             # Keyset pagination of GET /api/customers: (ordering field, seq) per store, live rows.
             models.Index(fields=["store", "created_at", "seq"], condition=LIVE, name="customers_customer_list_crt"),

@@ -311,6 +311,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UploadStatusEnum": ["created", "updated", "skipped", "failed"],
         "EventTypeEnum": "events.types.EVENT_TYPES",
+        "MergeKeepChoiceEnum": ["into", "from"],
     },
     # The choices are their own names (currency and country codes among them): no "`CAD` - CAD" lists.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,

@@ -227,6 +227,27 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
     return matches[0] if matches else None
 
 
+def _owner_locked(*, store: Store, customer: Customer | None, named: bool) -> Customer | None:
+    """The owner's row, locked for the rest of the transaction so that a concurrent merge cannot move
+    the customer's orders while this one is written: when a merge took the customer away meanwhile,
+    its survivor; when it was deleted, no owner (or 400 when the body named it)."""
+    while customer is not None:
+        state = (
+            Customer.objects.select_for_update()
+            .filter(store=store, pk=customer.pk)
+            .values_list("deleted_at", "merged_into_id")
+            .first()
+        )
+        if state is None or state[0] is None:
+            return customer
+        if state[1] is None:
+            if named:
+                raise invalid_field("customer_id", "No customer has this 'customer_id'.")
+            return None
+        customer = Customer.objects.filter(store=store, pk=state[1]).first()
+    return None
+
+
 def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
     check.unknown_fields(data, allowed)
 
@@ -274,7 +295,6 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     customer = _owner(store=store, data=data, shopper=shopper)
     order = Order(
         store=store,
-        customer=customer,
         name=name,
         total_price=price,
         currency=currency.upper(),
@@ -285,6 +305,8 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     )
     try:
         with transaction.atomic():
+            customer = _owner_locked(store=store, customer=customer, named=bool(data.get("customer_id")))
+            order.customer = customer
             order.save(force_insert=True)
             if customer is not None:
                 refresh_order_figures(store_id=store.pk, customer_ids=[customer.pk])
@@ -331,6 +353,7 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
     check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)
     with transaction.atomic():
+        customer = _owner_locked(store=store, customer=customer, named=bool(data.get("customer_id")))
         wishlist = Wishlist.objects.create(
             store=store,
             customer=customer,
