@@ -103,7 +103,8 @@ def merge_request_clean(data: Any) -> MergeRequest:
         if not isinstance(value, str) or len(value) > 255:
             raise invalid_field(name, f"'{name}' must be a customer's id (a string of at most 255 characters).")
         refs[name] = value
-    keep = data.get("keep") or {}
+    keep = data.get("keep")
+    keep = {} if keep is None else keep
     if not isinstance(keep, dict):
         raise invalid_field("keep", '\'keep\' must be an object such as {"email": "from"}.')
     for key, choice in keep.items():

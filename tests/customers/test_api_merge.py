@@ -198,6 +198,7 @@ def test_keep_account_from_replaces_the_survivors_password_and_revokes_its_token
         ({"into": "c-1"}, "RequiredField", "from"),
         ({"into": 1, "from": "c-2"}, "InvalidField", "into"),
         ({"into": "c-1", "from": "c-2", "keep": "from"}, "InvalidField", "keep"),
+        ({"into": "c-1", "from": "c-2", "keep": []}, "InvalidField", "keep"),
         ({"into": "c-1", "from": "c-2", "keep": {"tags": "from"}}, "InvalidField", "keep.tags"),
         ({"into": "c-1", "from": "c-2", "keep": {"email": "both"}}, "InvalidField", "keep.email"),
         ({"into": "c-1", "from": "c-2", "extra": True}, "InvalidField", "extra"),
