@@ -28,7 +28,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.services.tokens import customer_tokens_revoke
-from customers.errors import customer_not_found
+from customers.errors import customer_not_found, merge_into_itself
 from customers.metadata import MAX_METADATA_KEYS, METADATA_FIELDS
 from customers.models import AccountInvite, Address, Customer, Order, Wishlist
 from customers.selectors import customer_get, remember_addresses
@@ -142,7 +142,7 @@ def merge_plan(
 ) -> MergePlan:
     """The merge's result, computed without writing; `409 InvalidOperation` for a merge the rules refuse."""
     if into.pk == from_.pk:
-        raise invalid_operation("A customer cannot be merged into itself: name two customers.")
+        raise merge_into_itself()
     if into.store_id != from_.store_id:  # pragma: no cover - both are read through the same store
         raise customer_not_found(from_.ref)
     changes: dict[str, Any] = {}
@@ -299,7 +299,7 @@ def customer_merge(*, store: Store, data: Any) -> Customer:
 def customers_merge(*, store: Store, into: Customer, from_: Customer, keep: dict[str, str]) -> Customer:
     """Merge `from_` into `into` (both read through `store`); the survivor. The admin calls this."""
     if into.pk == from_.pk:
-        raise invalid_operation("A customer cannot be merged into itself: name two customers.")
+        raise merge_into_itself()
     with transaction.atomic():
         into, from_ = _lock_pair(store=store, into=into, from_=from_)
         plan = merge_preview(store=store, into=into, from_=from_, keep=keep)

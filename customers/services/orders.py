@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.emails import email_key, is_written_one_way
-from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry
+from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry, unknown_customer_id
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
 from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
@@ -35,7 +35,6 @@ from events import types as event_types
 from events.recording import event_record, order_data, wishlist_data
 from tenants.models import Store
 from twc.api.errors import (
-    invalid_field,
     invalid_json_input,
     required_field_entry,
 )
@@ -211,7 +210,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
     if customer_ref:
         customer = customer_find(store=store, ref=customer_ref, with_addresses=False)
         if customer is None:
-            raise invalid_field("customer_id", "No customer has this 'customer_id'.")
+            raise unknown_customer_id()
         return customer
     condition = Q()
     if shopper["email_key"]:
@@ -242,7 +241,7 @@ def _owner_locked(*, store: Store, customer: Customer | None, named: bool) -> Cu
             return customer
         if state[1] is None:
             if named:
-                raise invalid_field("customer_id", "No customer has this 'customer_id'.")
+                raise unknown_customer_id()
             return None
         customer = Customer.objects.filter(store=store, pk=state[1]).first()
     return None
