@@ -254,31 +254,74 @@ def test_any_query_is_answered_200_or_400(api_a, people, query):
     assert response.status_code in (200, 400), (query, response.content)
 
 
-@pytest.mark.postgres
-def test_a_name_prefix_uses_its_trigram_index_on_postgresql(store_a, store_b, people):
+@pytest.fixture
+def crowded_store_b(store_b, people):
+    """20,000 more customers of store B (copies of one row, their values made distinct), each with a
+    default address, analysed, so that the planner weighs the indexes as on a real store."""
     from django.db import connection
-
-    from customers.search.compiler import search_customers
 
     if connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL")
-    # 20,000 more customers of store B (copies of one row, their keys made unique), so that the
-    # planner weighs the indexes as on a real store.
     table = Customer._meta.db_table
-    generated = {"seq", "twc_customer_id", "ref", "email", "email_key", "phone", "first_name"}
+    generated = {"seq", "twc_customer_id", "ref", "email", "email_key", "phone", "first_name", "last_name"}
+    generated |= {"tags", "metadata", "orders_count", "total_spent"}
     kept = [f.column for f in Customer._meta.concrete_fields if f.column not in generated]
     columns = ", ".join(kept)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (twc_customer_id, ref, email, email_key, first_name, {columns}) "  # noqa: S608
-            f"SELECT gen_random_uuid(), 'g-' || i, 'g' || i || '@bulk.test', 'g' || i || '@bulk.test', "
-            f"'Name' || i, {columns} FROM {table}, generate_series(1, 20000) AS i "
-            "WHERE store_id = %s AND ref = 'c-2'",
+            f"INSERT INTO {table} (twc_customer_id, ref, email, email_key, phone, first_name, last_name, tags, "  # noqa: S608
+            f"metadata, orders_count, total_spent, {columns}) "
+            "SELECT gen_random_uuid(), 'g-' || i, 'g' || i || '@bulk.test', 'g' || i || '@bulk.test', "
+            "'+1613' || lpad(i::text, 7, '0'), 'Name' || i, 'Last' || i, 'common, rare' || i, "
+            "jsonb_build_object('crm', 'c' || i), i, i, "
+            f"{columns} FROM {table}, generate_series(1, 20000) AS i WHERE store_id = %s AND ref = 'c-2'",
             [store_b.pk],
         )
+        cursor.execute(
+            "INSERT INTO customers_address (customer_id, first_name, last_name, company, address1, address2, city, "
+            "province, province_code, country, country_code, zip, phone, name, is_default) "
+            "SELECT seq, '', '', '', '', '', 'City' || seq, 'Province' || seq, 'P' || seq, 'Country' || seq, "
+            "'ZZ', '', '', '', true FROM customers_customer WHERE ref LIKE 'g-%%'"
+        )
         cursor.execute(f"ANALYZE {table}")
-        plan = search_customers(Customer.objects.for_store(store_b), query="last_name:annan*", store=store_b).explain()
-    assert "customers_customer_trgm_last" in plan, plan
+        cursor.execute("ANALYZE customers_address")
+    return store_b
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "query, index",
+    [
+        ("first_name:name17", "customers_customer_srch_first"),
+        ("last_name:last123*", "customers_customer_srch_last"),
+        ("id:G-77", "customers_customer_srch_ref"),
+        ("email:g1234*", "customers_customer_srch_email"),
+        ("phone:+161300012*", "customers_customer_srch_phone"),
+        ("tag:rare77", "customers_customer_srch_tags"),
+        ("g12345", "customers_customer_srch_words"),
+        ("name123 last123", "customers_customer_srch_words"),
+        ("metadata.crm:C777", "customers_customer_srch_metadata"),
+        ("orders_count:>19990", "customers_customer_srch_orders"),
+        ("total_spent:>19990", "customers_customer_srch_spent"),
+        ("city:city77", "customers_address_srch_city"),
+        ("country:country77", "customers_address_srch_country"),
+    ],
+)
+def test_a_rare_value_is_found_through_its_index_on_postgresql(crowded_store_b, query, index):
+    """The plan of the search's second step (every match, no order: customers.search.paging)."""
+    from customers.search.compiler import search_customers
+
+    plan = search_customers(Customer.objects.for_store(crowded_store_b), query=query, store=crowded_store_b).explain()
+    assert index in plan, plan
+
+
+@pytest.mark.postgres
+def test_the_crowded_store_still_answers_rightly(api_b, crowded_store_b):
+    assert refs(search(api_b, "g12345")) == ["g-12345"]
+    assert refs(search(api_b, "name12345 last12345")) == ["g-12345"]
+    assert refs(search(api_b, "metadata.crm:C777")) == ["g-777"]
+    assert refs(search(api_b, "tag:rare77 OR tag:rare78")) == ["g-78", "g-77"]
+    assert len(refs(search(api_b, "tag:common", limit="250"))) == 250
 
 
 @pytest.mark.parametrize(
