@@ -36,7 +36,7 @@ from psycopg.types.json import set_json_dumps
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "twc_bench_bulk"
+DB_NAME = os.environ.get("BENCH_DB", "twc_bench_bulk")
 DATABASE_URL = f"{SERVER}/{DB_NAME}"
 STORE = "Bench Store"
 

@@ -43,7 +43,7 @@ PYTHON = sys.executable
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB_NAME = os.environ.get("BENCH_DB", "twc_bench_search")
 DATABASE_URL = f"{SERVER}/{DB_NAME}"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/9")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/9"
 BIG_STORE = "Search Bench Store"
 OTHER_SIZES = [0.40, 0.20, 0.12, 0.08, 0.06, 0.05, 0.04, 0.02, 0.02, 0.01]
 
