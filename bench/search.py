@@ -510,6 +510,55 @@ def explain(store_id: int, query: str) -> str:
     return "\n".join(lines)
 
 
+def write_cost(rows: int, rounds: int) -> None:
+    """What the search's indexes cost every write: binary COPY of the same customers and addresses
+    into copies of the two tables indexed as before the search's indexes (migration 0008's trigram
+    indexes) and as after them (0009's), alternately, `rounds` times each."""
+    import importlib
+    import re
+
+    setup_django()
+    before_trigram = importlib.import_module("customers.migrations.0008_search_trigram_indexes").INDEXES
+    customers, addresses = generate_store(random.Random(3), store_id=1, count=rows, seq_start=1, address_start=1)
+    with psycopg.connect(DATABASE_URL, autocommit=True) as conn:
+        found = conn.execute(
+            "SELECT tablename, indexname, indexdef FROM pg_indexes "
+            "WHERE tablename IN ('customers_customer', 'customers_address')"
+        ).fetchall()
+        for label in ("before", "after"):
+            for table in ("customer", "address"):
+                copy = f"wc_{label}_{table}"
+                conn.execute(f"DROP TABLE IF EXISTS {copy}")
+                conn.execute(f"CREATE TABLE {copy} (LIKE customers_{table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)")
+            for table, name, definition in found:
+                if "_srch_" in name and label == "before":
+                    continue
+                copy = f"wc_{label}_{table.removeprefix('customers_')}"
+                definition = re.sub(r"INDEX (\S+) ON \S+", f"INDEX {name}_{label} ON {copy}", definition, count=1)
+                conn.execute(definition)
+        for name, expression in before_trigram.items():
+            conn.execute(
+                f"CREATE INDEX {name}_before ON wc_before_customer USING gin (({expression}) gin_trgm_ops) "
+                "WHERE deleted_at IS NULL"
+            )
+        rates: dict[str, list[float]] = {"before": [], "after": []}
+        for _ in range(rounds):
+            for label in ("before", "after"):
+                conn.execute(f"TRUNCATE wc_{label}_customer, wc_{label}_address")
+                began = time.perf_counter()
+                with conn.transaction():
+                    copy_rows(conn, f"wc_{label}_customer", customers)
+                    copy_rows(conn, f"wc_{label}_address", addresses)
+                rates[label].append(rows / (time.perf_counter() - began))
+                print(f"  COPY {rows:,} customers and their addresses, indexes {label}: "
+                      f"{rates[label][-1]:,.0f} rows/s", flush=True)  # fmt: skip
+        for label in ("before", "after"):
+            for table in ("customer", "address"):
+                conn.execute(f"DROP TABLE wc_{label}_{table}")
+    before, after = statistics.median(rates["before"]), statistics.median(rates["after"])
+    print(f"  median: before {before:,.0f} rows/s, after {after:,.0f} rows/s: after / before {after / before:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--customers", type=int, default=1_000_000, help="customers of the big store")
@@ -520,7 +569,26 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the database (and reuse a kept one)")
     parser.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of one query of each kind")
     parser.add_argument("--only", default="", help="only the kinds whose name contains this")
+    parser.add_argument(
+        "--write-cost",
+        type=int,
+        default=0,
+        metavar="ROWS",
+        help="only time COPY of ROWS into tables indexed as "
+        "before and after the search's indexes (migrations 0008, 0009), alternately, --rounds times",
+    )
     args = parser.parse_args()
+    if args.write_cost:
+        print(f"search indexes' write cost, load {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
+        if not database_exists():
+            admin_sql(f"CREATE DATABASE {DB_NAME}")
+        manage("migrate", "--noinput", "-v0")
+        try:
+            write_cost(args.write_cost, args.rounds)
+        finally:
+            if not args.keep:
+                admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        return
 
     print(f"search benchmark: {args.customers:,} customers + {args.others:,} in 10 other stores, "
           f"{os.cpu_count()} CPUs, load {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)  # fmt: skip
@@ -528,7 +596,6 @@ def main() -> None:
     if not reuse:
         admin_sql(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
         admin_sql(f"CREATE DATABASE {DB_NAME}")
-    server = None
     try:
         manage("migrate", "--noinput", "-v0")
         if not reuse:
@@ -553,8 +620,6 @@ def main() -> None:
                 return
         run(args, query_kinds, values, cursor, token)
     finally:
-        if server is not None:
-            stop_gunicorn(server)
         try:
             from django.db import connections
 

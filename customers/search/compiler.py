@@ -1,8 +1,11 @@
 """A query's AST into ONE Django Q over Customer, applied to Customer.objects.for_store(store).
 
-Text values compare case-insensitively with LIKE patterns that PostgreSQL's trigram indexes serve
-(migration 0008) and SQLite answers the same way; address fields go through EXISTS subqueries, so
-that negations and ORs mean what they say and no customer shows twice.
+Text values compare case-insensitively (UPPER on both sides, as Django's i-lookups) with the
+comparisons PostgreSQL's indexes of migration 0009 serve: `=` and prefix LIKE on btree
+`text_pattern_ops`, regular expressions on trigram indexes (one per column, where LIKE patterns
+would take one index scan each); SQLite answers the same way without them. Address fields go through
+EXISTS subqueries, so that negations and ORs mean what they say and no customer shows twice. How a
+page of the answer is read: customers.search.paging.
 """
 
 import datetime as dt

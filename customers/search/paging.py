@@ -84,8 +84,10 @@ def search_rows(scope: QuerySet[Customer], condition: Q, count: int) -> list[Cus
     field, tiebreak, descending = _keys(scope)
     edge = list(scope.prefetch_related(None).values_list(field, tiebreak)[WINDOW - 1 : WINDOW])
     if not edge:
-        # At most WINDOW customers after the cursor: the walk is bounded already.
-        return list(scope.filter(condition)[:count])
+        # At most WINDOW customers after the cursor (a small store, a deep page): walking them is
+        # the whole answer, where a bitmap would gather the condition's matches in every store.
+        with _walking(scope.db):
+            return list(scope.filter(condition)[:count])
     window = _up_to(field, tiebreak, descending, edge[0], inclusive=True)
     with _walking(scope.db):
         rows = list(scope.filter(window).filter(condition)[:count])
