@@ -36,7 +36,7 @@ from psycopg.types.json import set_json_dumps
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "twc_bench_bulk"
+DB_NAME = os.environ.get("BENCH_DB", "twc_bench_bulk")
 DATABASE_URL = f"{SERVER}/{DB_NAME}"
 STORE = "Bench Store"
 
@@ -153,7 +153,7 @@ def floor(conn, customers: list[dict]) -> float:
             seq, uuid.uuid4(), store_id, c["id"], c["email"], c["email"].casefold(), phone, c["first_name"],
             c["last_name"], c["note"], "disabled", False, "", c["accepts_marketing"],
             now if c["accepts_marketing"] else None, None, None, "CAD", c["tax_exempt"], [], c["tags"], 0, 0,
-            None, None, 1, now, now, None, None, False,
+            None, None, 1, now, now, None, None, False, {}, {},
         ))  # fmt: skip
         a = c["addresses"][0]
         address_rows.append((seq, seq, "", "", a["company"], a["address1"], "", a["city"], "", a["province_code"], "",
@@ -162,7 +162,8 @@ def floor(conn, customers: list[dict]) -> float:
         "seq, twc_customer_id, store_id, ref, email, email_key, phone, first_name, last_name, note, state, "
         "verified_email, password, accepts_marketing, accepts_marketing_updated_at, marketing_opt_in_level, "
         "multipass_identifier, currency, tax_exempt, tax_exemptions, tags, orders_count, total_spent, "
-        "last_order_id, last_order_name, version, created_at, updated_at, deleted_at, erased_at, disabled_by_staff"
+        "last_order_id, last_order_name, version, created_at, updated_at, deleted_at, erased_at, disabled_by_staff, "
+        "metadata, private_metadata"
     )
     address_columns = (
         "id, customer_id, first_name, last_name, company, address1, address2, city, province, province_code, "

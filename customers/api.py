@@ -24,8 +24,9 @@ from customers.representation import (
     wishlist_to_dict,
 )
 from customers.schema import operations
-from customers.search.compiler import search_customers
+from customers.search.compiler import compile_search
 from customers.search.errors import query_error
+from customers.search.paging import search_rows
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
@@ -150,10 +151,20 @@ class CustomerSearchView(APIView):
         fields = parse_fields(params.get("fields"))
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
-        queryset = search_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses), query=query, store=request.store
-        )
-        page = paginate(queryset, ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM))
+        search = compile_search(query, store=request.store)
+        scope = customer_queryset(store=request.store, with_addresses=with_addresses)
+        if search.stepped:
+            page = paginate(
+                scope,
+                ordering=SEARCH_ORDERING,
+                limit=limit,
+                cursor=params.get(CURSOR_PARAM),
+                fetch=lambda ordered, count: search_rows(ordered, search.condition, count),
+            )
+        else:
+            page = paginate(
+                scope.filter(search.condition), ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM)
+            )
         return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
 
 
