@@ -116,6 +116,6 @@ class Migration(migrations.Migration):
     # CREATE INDEX CONCURRENTLY cannot run inside a transaction.
     atomic = False
 
-    dependencies = [("customers", "0008_search_trigram_indexes")]
+    dependencies = [("customers", "0009_customer_merged_into")]
 
     operations = [migrations.RunPython(create, drop, elidable=False)]
