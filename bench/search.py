@@ -513,7 +513,7 @@ def explain(store_id: int, query: str) -> str:
 def write_cost(rows: int, rounds: int) -> None:
     """What the search's indexes cost every write: binary COPY of the same customers and addresses
     into copies of the two tables indexed as before the search's indexes (migration 0008's trigram
-    indexes) and as after them (0009's), alternately, `rounds` times each."""
+    indexes) and as after them (0010's), alternately, `rounds` times each."""
     import importlib
     import re
 
@@ -575,7 +575,7 @@ def main() -> None:
         default=0,
         metavar="ROWS",
         help="only time COPY of ROWS into tables indexed as "
-        "before and after the search's indexes (migrations 0008, 0009), alternately, --rounds times",
+        "before and after the search's indexes (migrations 0008, 0010), alternately, --rounds times",
     )
     args = parser.parse_args()
     if args.write_cost:
