@@ -29,6 +29,7 @@ from customers.search.errors import query_error
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
+from tenants.middleware import reads_alias
 from twc.api.bodies import send_email_option
 from twc.api.errors import invalid_field, invalid_json_input
 from twc.api.idempotency import RepliesNotStored, reply_holds
@@ -114,7 +115,7 @@ class CustomerCollectionView(APIView):
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
         queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses),
+            customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request)),
             query_params=params,
             request=request,
         )
@@ -150,7 +151,9 @@ class CustomerSearchView(APIView):
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
         queryset = search_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses), query=query, store=request.store
+            customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request)),
+            query=query,
+            store=request.store,
         )
         page = paginate(queryset, ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM))
         return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
@@ -163,7 +166,7 @@ class CustomerCountView(APIView):
     def get(self, request):
         check_query_params(request.query_params, FILTER_PARAMS, metadata=True)
         queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=False),
+            customer_queryset(store=request.store, with_addresses=False, using=reads_alias(request)),
             query_params=request.query_params,
             request=request,
         )
