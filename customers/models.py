@@ -100,7 +100,9 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["store", "phone"], condition=LIVE, name="customers_customer_phone_per_store_uniq"
             ),
-            models.UniqueConstraint(fields=["store", "twc_customer_id"], name="customers_customer_twc_id_per_store_uniq"),
+            models.UniqueConstraint(
+                fields=["store", "twc_customer_id"], name="customers_customer_twc_id_per_store_uniq"
+            ),
         ]
         indexes = [
             # Every customer of a store, deleted ones too (the admin, the store's PROTECT check).

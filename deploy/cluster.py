@@ -150,9 +150,17 @@ class Cluster:
         self.start_node(NODES[1])
         # pg_basebackup waits for a checkpoint, spread over minutes by default: ask for one now.
         primary_url = f"postgres://postgres@127.0.0.1:{self.node_ports[NODES[0]]}/{DBNAME}"
-        self.wait_for_states({NODES[0]: "primary", NODES[1]: "secondary"}, timeout=180,
-                             meanwhile=lambda: run_sql(primary_url, "CHECKPOINT"))
-        print(f"postgres: {NODES[0]} primary, {NODES[1]} synchronous standby ({time.monotonic() - started:.0f} s)")
+        self.wait_for_states(
+            {NODES[0]: "primary", NODES[1]: "secondary"},
+            timeout=180,
+            meanwhile=lambda: run_sql(primary_url, "CHECKPOINT"),
+        )
+        with psycopg.connect(primary_url) as primary:
+            (standbys,) = primary.execute("SHOW synchronous_standby_names").fetchone()
+        if not standbys:
+            raise SystemExit("the primary does not wait for its standby: synchronous_standby_names is empty")
+        took = time.monotonic() - started
+        print(f"postgres: {NODES[0]} primary, {NODES[1]} synchronous standby ({standbys}), {took:.0f} s")
 
         self.start_pgbouncer()
         redis_url = self.redis_url()
@@ -189,7 +197,7 @@ class Cluster:
             ],
             as_postgres=True,
         )
-        wait_until(lambda: can_connect(self.monitor_url), timeout=90, what="the pg_auto_failover monitor")
+        wait_until(lambda: can_connect(self.monitor_url), timeout=240, what="the pg_auto_failover monitor")
         superuser = f"postgres://postgres@127.0.0.1:{self.monitor_port}/pg_auto_failover"
         with psycopg.connect(superuser, autocommit=True) as monitor:
             for name, value in MONITOR_SETTINGS.items():
@@ -430,6 +438,7 @@ class Cluster:
         if name is None:
             raise SystemExit("the monitor names no primary now")
         os.killpg(self.pid(name), signal.SIGKILL)
+        crashed = time.monotonic()
         postmaster = self.path("pg", name, "postmaster.pid")
         if postmaster.exists():
             pid = int(postmaster.read_text().split()[0])
@@ -440,7 +449,9 @@ class Cluster:
             timeout=10,
             what=f"{name} to stop answering",
         )
-        print(f"crashed the primary {name} (port {self.node_ports[name]})")
+        print(f"crashed the primary {name} (port {self.node_ports[name]})", flush=True)
+        wait_until(lambda: self.primary() not in (None, name), timeout=60, what="a new primary", every=0.2)
+        print(f"{self.primary()} promoted {time.monotonic() - crashed:.1f} s after the crash")
         return name
 
     def status(self) -> dict[str, object]:

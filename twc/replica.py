@@ -107,8 +107,8 @@ def remember_write(application_id: int) -> None:
 
 def last_write(application_id: int) -> int:
     if shared_state.use_redis():
-        stored = shared_state.redis_client().get(_position_key(application_id))
-        return int(stored) if stored else 0
+        cached = shared_state.redis_client().get(_position_key(application_id))
+        return int(cached) if cached else 0
     stored = WritePosition.objects.using(PRIMARY).filter(application_id=application_id).first()
     return stored.position if stored else 0
 
