@@ -482,8 +482,27 @@ class Cluster:
                 continue
             if alive(pid) and "postgres" in Path(f"/proc/{pid}/comm").read_text():
                 os.kill(pid, signal.SIGKILL)
+        self.forget_shared_state()
         shutil.rmtree(self.dir, ignore_errors=True)
         print(f"cluster down: {self.dir} removed")
+
+    def forget_shared_state(self) -> None:
+        """Delete the cluster's keys (its own prefix) from a Redis it did not start."""
+        env_file = self.path("env")
+        if not env_file.exists():
+            return
+        env = dict(line.split("=", 1) for line in env_file.read_text().splitlines() if "=" in line)
+        if "REDIS_URL" not in env or "REDIS_KEY_PREFIX" not in env:
+            return
+        import redis
+
+        try:
+            client = redis.Redis.from_url(env["REDIS_URL"], socket_timeout=2)
+            keys = list(client.scan_iter(match=f"{env['REDIS_KEY_PREFIX']}*", count=1000))
+            if keys:
+                client.delete(*keys)
+        except redis.RedisError:
+            pass  # a Redis of the cluster's own is gone with it
 
 
 # --- helpers ------------------------------------------------------------------------------------
