@@ -27,6 +27,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -66,18 +67,47 @@ MONITOR_SETTINGS = {
 }
 
 
+# Each component's port: the port base plus its slot; taken ones are replaced from SPARE_PORTS.
+PORT_SLOTS = {"monitor": 0, "node1": 1, "node2": 2, "pgbouncer": 3, "redis": 5, "app1": 10, "app2": 11}
+PORT_SLOTS |= {"lb": 20, "lb_stats": 21}
+SPARE_PORTS = range(30, 50)
+
+
 class Cluster:
     def __init__(self, directory: Path, port_base: int):
         self.dir = directory.resolve()
         self.base = port_base
-        self.monitor_port = port_base
-        self.node_ports = {name: port_base + 1 + i for i, name in enumerate(NODES)}
-        self.pgbouncer_port = port_base + 3
-        self.own_redis_port = port_base + 5
-        self.app_ports = {name: port_base + 10 + i for i, name in enumerate(APP_SERVERS)}
-        self.lb_port = port_base + 20
-        self.lb_stats_port = port_base + 21
+        saved = self.path("ports.json")
+        self.ports = json.loads(saved.read_text()) if saved.exists() else self.preferred_ports()
+        self._name_ports()
+
+    def preferred_ports(self) -> dict[str, int]:
+        return {name: self.base + slot for name, slot in PORT_SLOTS.items()}
+
+    def _name_ports(self) -> None:
+        self.monitor_port = self.ports["monitor"]
+        self.node_ports = {name: self.ports[name] for name in NODES}
+        self.pgbouncer_port = self.ports["pgbouncer"]
+        self.own_redis_port = self.ports["redis"]
+        self.app_ports = {name: self.ports[name] for name in APP_SERVERS}
+        self.lb_port = self.ports["lb"]
+        self.lb_stats_port = self.ports["lb_stats"]
         self.monitor_url = f"postgres://autoctl_node@127.0.0.1:{self.monitor_port}/pg_auto_failover"
+
+    def claim_port(self, name: str) -> int:
+        """The component's port, or a spare of the block when it is taken: the block lies in Linux's
+        ephemeral range, so a client connection on loopback can hold a port for a while."""
+        candidates = [self.ports[name], *range(self.base + SPARE_PORTS.start, self.base + SPARE_PORTS.stop)]
+        taken = {port for other, port in self.ports.items() if other != name}
+        port = next((p for p in candidates if p not in taken and port_free(p)), None)
+        if port is None:
+            raise SystemExit(f"no free port for {name} in {self.base}-{self.base + SPARE_PORTS.stop - 1}")
+        if port != self.ports[name]:
+            print(f"{name}: port {self.ports[name]} is taken, using {port}")
+        self.ports[name] = port
+        self._name_ports()
+        self.path("ports.json").write_text(json.dumps(self.ports))
+        return port
 
     # --- paths and records ----------------------------------------------------------------------
     def path(self, *parts: str) -> Path:
@@ -132,10 +162,12 @@ class Cluster:
         if self.path("env").exists() and self.balancer_answers():
             print(f"cluster already up: {self.url} (env in {self.path('env')})")
             return
-        if self.dir.exists():
+        if self.dir.exists() and any(self.dir.iterdir()):
             print(f"removing the stale {self.dir}")
             self.down()
         install_missing_packages()
+        self.ports = self.preferred_ports()
+        self._name_ports()
         started = time.monotonic()
         for sub in ("pids", "logs", "tls", "haproxy"):
             self.path(sub).mkdir(parents=True, exist_ok=True)
@@ -177,6 +209,7 @@ class Cluster:
         print(f"cluster up in {time.monotonic() - started:.0f} s: {self.url}  (env: {self.path('env')})")
 
     def start_monitor(self) -> None:
+        self.claim_port("monitor")
         data = self.postgres_dir("pg", "monitor")
         self.start(
             "monitor",
@@ -205,6 +238,7 @@ class Cluster:
             monitor.execute("SELECT pg_reload_conf()")
 
     def start_node(self, name: str) -> None:
+        self.claim_port(name)
         data = self.postgres_dir("pg", name)
         self.start(
             name,
@@ -259,6 +293,7 @@ class Cluster:
         return None
 
     def start_pgbouncer(self) -> None:
+        self.claim_port("pgbouncer")
         directory = self.path("pgbouncer")
         (directory / "userlist.txt").write_text('"postgres" ""\n')
         template = (DEPLOY / "pgbouncer.ini").read_text()
@@ -296,6 +331,7 @@ class Cluster:
         except redis.RedisError:
             pass
         install_missing_packages({"/usr/bin/redis-server": "redis-server"})
+        self.claim_port("redis")
         self.start(
             "redis",
             [
@@ -353,6 +389,7 @@ class Cluster:
         )
 
     def start_app_server(self, name: str, app_env: dict[str, str]) -> None:
+        self.claim_port(name)
         bind = f"127.0.0.1:{self.app_ports[name]}"
         self.start(
             name,
@@ -368,6 +405,8 @@ class Cluster:
         )
 
     def start_balancer(self) -> None:
+        self.claim_port("lb")
+        self.claim_port("lb_stats")
         key, cert = self.path("tls", "balancer.key"), self.path("tls", "balancer.crt")
         subprocess.run(
             [
@@ -535,6 +574,17 @@ def can_connect(url: str) -> bool:
         return True
     except psycopg.Error:
         return False
+
+
+def port_free(port: int) -> bool:
+    """Free for a server: SO_REUSEADDR as the servers set it, so a port in TIME_WAIT counts as free."""
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def run_sql(url: str, sql: str) -> None:
