@@ -10,8 +10,9 @@ standby has replayed the last write of that OAuth application:
   rate limits), keeping the highest one when requests race;
 - a read compares that position with the standby's replay position (`pg_last_wal_replay_lsn()`),
   which each process caches for `REPLICA_POSITION_CACHE_SECONDS`; when the cached position is
-  behind, it is read once more, and if the standby is still behind (or does not answer) the read
-  goes to the primary. A read costs at most one shared-state lookup and one standby query.
+  behind, it is read once more, and if the standby is still behind the read goes to the primary;
+  a standby that does not answer sends every read to the primary for the next 5 s. A read costs
+  at most one shared-state lookup and one standby query.
 
 Everything else reads and writes the primary (`PrimaryRouter`): the token lookup, single-customer
 reads, every read inside a write. Positions are compared as integers (`0/3000060` -> 0x3000060).
@@ -120,19 +121,29 @@ class _ReplayPosition:
 
     SQL = "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text"
 
+    # After the standby failed to answer, reads go to the primary for this long without asking it
+    # again: a standby that is down can make each attempt wait (PgBouncer's query_wait_timeout).
+    FAILURE_BACKOFF_SECONDS = 5.0
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.position = -1
         self.read_at = float("-inf")
+        self.failed_at = float("-inf")
 
     def get(self, *, at_least: int) -> int:
         with self.lock:
-            fresh = time.monotonic() - self.read_at < settings.REPLICA_POSITION_CACHE_SECONDS
+            now = time.monotonic()
+            if now - self.failed_at < self.FAILURE_BACKOFF_SECONDS:
+                return -1
+            fresh = now - self.read_at < settings.REPLICA_POSITION_CACHE_SECONDS
             if fresh and self.position >= at_least:
                 return self.position
         position = self.read()
         with self.lock:
             self.position, self.read_at = position, time.monotonic()
+            if position < 0:
+                self.failed_at = self.read_at
         return position
 
     def read(self) -> int:
@@ -145,10 +156,6 @@ class _ReplayPosition:
             connections[REPLICA].close()
             return -1
         return lsn_to_int(value) if value else -1
-
-    def forget(self) -> None:
-        with self.lock:
-            self.position, self.read_at = -1, float("-inf")
 
 
 replay_position = _ReplayPosition()
