@@ -31,6 +31,7 @@ from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
 from customers.services.merge import customer_merge
+from tenants.middleware import reads_alias
 from twc.api.bodies import send_email_option
 from twc.api.errors import invalid_field, invalid_json_input
 from twc.api.idempotency import RepliesNotStored, reply_holds
@@ -116,7 +117,7 @@ class CustomerCollectionView(APIView):
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
         queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses),
+            customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request)),
             query_params=params,
             request=request,
         )
@@ -152,7 +153,7 @@ class CustomerSearchView(APIView):
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
         search = compile_search(query, store=request.store)
-        scope = customer_queryset(store=request.store, with_addresses=with_addresses)
+        scope = customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request))
         if search.stepped:
             page = paginate(
                 scope,
@@ -184,7 +185,7 @@ class CustomerCountView(APIView):
     def get(self, request):
         check_query_params(request.query_params, FILTER_PARAMS, metadata=True)
         queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=False),
+            customer_queryset(store=request.store, with_addresses=False, using=reads_alias(request)),
             query_params=request.query_params,
             request=request,
         )

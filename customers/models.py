@@ -37,7 +37,9 @@ class CustomerQuerySet(models.QuerySet["Customer"]):
 class Customer(models.Model):
     # Internal, monotonic key: joins, cursor pagination. Never shown as the API's `id`.
     seq = models.BigAutoField(primary_key=True)
-    twc_customer_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Unique per store (every lookup names the store), so that the key holds the distribution column
+    # a sharded database needs (docs/scaling.md, "Citus").
+    twc_customer_id = models.UUIDField(default=uuid.uuid4, editable=False)
     # No index of its own: every index below starts with the store (each index costs every write).
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="customers", db_index=False)
     # The API's `id`: the store's own reference for the customer.
@@ -101,6 +103,9 @@ class Customer(models.Model):
             ),
             models.UniqueConstraint(
                 fields=["store", "phone"], condition=LIVE, name="customers_customer_phone_per_store_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["store", "twc_customer_id"], name="customers_customer_twc_id_per_store_uniq"
             ),
         ]
         indexes = [

@@ -36,9 +36,10 @@ def _joined_select_sql(*, by_twc_customer_id: bool) -> str:
 JOINED_SELECT_SQL = {flag: _joined_select_sql(by_twc_customer_id=flag) for flag in (False, True)}
 
 
-def customer_queryset(*, store: Store, with_addresses: bool = True) -> QuerySet[Customer]:
-    """The store's live customers, with what the representation needs in one extra query."""
-    customers = Customer.objects.for_store(store)
+def customer_queryset(*, store: Store, with_addresses: bool = True, using: str = "default") -> QuerySet[Customer]:
+    """The store's live customers, with what the representation needs in one extra query, from the
+    database `using` names (the list, count and search pass twc.replica's choice)."""
+    customers = Customer.objects.for_store(store).using(using)
     return customers.prefetch_related("addresses") if with_addresses else customers
 
 

@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "twc.api.middleware.ApiBodyLimitMiddleware",
     # Resolves the token to request.store once; the rate limiter and idempotency keys read it.
     "tenants.middleware.StoreMiddleware",
+    # After a write, the WAL position its application's next reads from the standby must wait for.
+    "twc.replica.WritePositionMiddleware",
     "twc.api.ratelimit.RateLimitMiddleware",
     "twc.api.idempotency.IdempotencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -136,6 +138,28 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABAS
         "max_size": DATABASE_POOL_MAX_SIZE,
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
     }
+# Behind PgBouncer in transaction pooling (docs/scaling.md): a server connection is ours for one
+# transaction only, so no named (server-side) cursors, no prepared statements, no session state;
+# the statement timeout is then PgBouncer's `connect_query`, not a startup option it would refuse.
+DATABASE_PGBOUNCER = env_bool("DATABASE_PGBOUNCER", False)
+# A hot standby for the list, count, search and feed, used only when it has replayed the client's
+# own last write (twc/replica.py).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    )
+    # Tests read the replica through the primary's test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["twc.replica.PrimaryRouter"]
+for _database in DATABASES.values():
+    if DATABASE_PGBOUNCER and _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _database.setdefault("OPTIONS", {})["prepare_threshold"] = None
+# Seconds the replica's replay position is cached per process (one query per interval, not per read).
+REPLICA_POSITION_CACHE_SECONDS = float(os.environ.get("REPLICA_POSITION_CACHE_SECONDS", "0.2"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions + a busy timeout + WAL turn "database is locked" under concurrent
     # writers into waiting (as healthchecks does).
