@@ -361,6 +361,8 @@ class Cluster:
             "DEBUG": "0",
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
+            # Per-address limits key on the client's address HAProxy writes, not HAProxy's own.
+            "TRUSTED_PROXY_COUNT": "1",
             "PUBLIC_BASE_URL": self.url,
             "DATABASE_URL": self.database_url(DBNAME),
             "DATABASE_REPLICA_URL": self.database_url(f"{DBNAME}_replica"),
