@@ -170,7 +170,16 @@ def _dispatch(cursor: Any, now: dt.datetime) -> int:
 
 def _lease_sql() -> str:
     """Lease the next due deliveries: those of enabled subscriptions, not leased, each the earliest
-    pending one of its customer to its subscription."""
+    pending one of its customer to its subscription.
+
+    The worker's session has sorts off (Worker._prepare_session), and both parts are written so
+    that only an index read in order answers them without a sort: the candidates in the due index
+    (next_attempt_at, id), each customer's first pending delivery in the order index
+    (subscription, customer_key, id). So a claim costs its batch whatever the queue's length and
+    however stale the statistics: with statistics taken while the queue was empty, PostgreSQL
+    sorted the whole queue for every claim, or answered "no earlier pending delivery of this
+    customer" by scanning the due index (40 ms a claim with 16,000 pending).
+    """
     lock = "FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
     return f"""
         UPDATE {DELIVERIES} SET leased_until = %s
@@ -178,10 +187,11 @@ def _lease_sql() -> str:
             SELECT d.id FROM {DELIVERIES} d JOIN {SUBSCRIPTIONS} s ON s.id = d.subscription_id
             WHERE d.state = 'pending' AND d.next_attempt_at <= %s
               AND (d.leased_until IS NULL OR d.leased_until < %s) AND s.enabled
-              AND (d.customer_key IS NULL OR NOT EXISTS (
-                  SELECT 1 FROM {DELIVERIES} e
+              AND (d.customer_key IS NULL OR d.id = (
+                  SELECT e.id FROM {DELIVERIES} e
                   WHERE e.state = 'pending' AND e.subscription_id = d.subscription_id
-                    AND e.customer_key = d.customer_key AND e.id < d.id))
+                    AND e.customer_key = d.customer_key
+                  ORDER BY e.id LIMIT 1))
             ORDER BY d.next_attempt_at, d.id
             LIMIT %s
             {lock}
