@@ -55,9 +55,6 @@ CLAIM_ROUNDS = 8
 # A claimed delivery not started within this long of its claim is not sent (its lease would lapse
 # during the POST, and another worker could send it too): it goes back to the queue.
 SEND_WITHIN = LEASE.total_seconds() - sender.TIMEOUT_SECONDS - 5
-# While deliveries keep coming, new events are queued at least this often (and whenever the queue
-# ran short), so the queue table holds what is about to be sent rather than the whole backlog.
-DISPATCH_INTERVAL = 0.5
 
 # The worker's PostgreSQL session (Worker._prepare_session).
 SESSION_SETTINGS = ("synchronous_commit", "enable_sort")
@@ -441,8 +438,9 @@ class Worker:
         finished: list[tuple[Claimed, sender.Outcome]] = []
         dropped: list[int] = []
         recorded = 0
-        more_due = True  # the last claim filled what it asked for: there may be more
-        claimed_at = dispatched_at = -float("inf")
+        more_due = False  # the last claim filled what it asked for: more may be due without queueing
+        claimed_at = -float("inf")
+        short_without_queueing = False  # the last claim came back short, and no events were queued before it
         try:
             while True:
                 stop = (stopping is not None and stopping()) or (deadline is not None and time.monotonic() > deadline)
@@ -455,13 +453,22 @@ class Worker:
                 want_claim = (
                     not stop
                     and unfinished <= self.capacity // 2
-                    and (more_due or now_mono - claimed_at >= poll or (until_idle and (finished or dropped)))
+                    and (
+                        more_due
+                        or short_without_queueing
+                        or now_mono - claimed_at >= poll
+                        or (until_idle and (finished or dropped))
+                    )
                 )
                 want_record = bool(finished or dropped) and (
                     want_claim or unfinished == 0 or len(finished) >= self.capacity // 2
                 )
                 if want_claim or want_record:
-                    dispatch_now = bool(want_claim and (not more_due or now_mono - dispatched_at >= DISPATCH_INTERVAL))
+                    # New events are queued when the due deliveries ran short, so the queue table holds
+                    # about what is to be sent next (up to DISPATCH_BATCH a subscription), not the whole
+                    # backlog: queueing 1,000 events every 0.5 s while busy grew it to 200,000 rows
+                    # and took the worker's thread from claiming.
+                    dispatch_now = bool(want_claim and not more_due)
                     jobs = self._step(
                         finished, dropped, claim=self.capacity - unfinished if want_claim else 0, dispatch=dispatch_now
                     )
@@ -471,12 +478,12 @@ class Worker:
                     finished, dropped = [], []
                     if want_claim:
                         claimed_at = now_mono
-                        dispatched_at = now_mono if dispatch_now else dispatched_at
                         more_due = len(jobs) == self.capacity - unfinished
+                        short_without_queueing = not more_due and not dispatch_now
                         for job in jobs:
                             self._jobs.put(job)
                         outstanding += len(jobs)
-                        if not jobs and outstanding == 0:
+                        if not jobs and outstanding == 0 and dispatch_now:
                             if until_idle:
                                 break
                             self._sleep(poll, stopping, deadline)
