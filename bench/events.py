@@ -1,17 +1,24 @@
 """Events and webhooks against their floors, in-process on PostgreSQL (one run; a few minutes):
 
-    .venv/bin/python bench/events.py [--deliveries 5000] [--concurrency 8] [--memory 100000]
-                                     [--memory-seconds 120] [--feed 200000] [--port 8400]
+    .venv/bin/python bench/events.py [--deliveries 12000] [--slices 4] [--concurrency 8]
+                                     [--memory 100000] [--memory-seconds 120] [--feed 200000]
+                                     [--port 8701] [--profile]
 
-1. delivery throughput: N events queued for one subscription ("*") to a local receiver (http.server,
-   HTTP/1.1 keep-alive, in its own process), drained by the worker's own loop (events.delivery:
-   dispatch, claim, sign, POST, record), against the floor: a bare loop POSTing the same signed
-   payloads (built beforehand) with the same HTTP client (http.client, one keep-alive connection per
-   thread, the same concurrency), with no database at all. Target (issue #14): >= 0.5 x floor.
-2. memory: a larger queue drained by the same loop (stopped after --memory-seconds), the process's
-   RSS at the start, the middle and the end: no growth.
+1. delivery throughput: --slices rounds, each a slice of the floor then a slice of the worker on as
+   many fresh events (--deliveries in all), queued for one subscription ("*") to a local receiver
+   (http.server, HTTP/1.1 keep-alive, in its own process) and drained by the worker
+   (events.delivery.Worker: queue, claim, sign, POST, record). The floor: a bare loop POSTing the
+   same signed payloads (built beforehand) with the same client and request (events.sender's
+   connection class and `exchange`, one keep-alive connection per thread, the same concurrency),
+   with no database at all. Prints the ratio of the means (target, issue #14: >= 0.5 x floor) and
+   the CPU per POST of this process, the receiver and the worker's PostgreSQL backend.
+2. memory: --memory events queued (1,000,000 for issue #14's figure) and drained by one worker
+   (stopped after --memory-seconds), its RSS sampled every second: start, max and end, and the
+   throughput.
 3. the feed: GET /api/events?limit=1000 (full middleware stack, test client) at the start, the
    middle and the end of a feed of --feed events: the same cost at any depth.
+
+--profile: pyinstrument over the worker draining --deliveries events, and nothing else.
 
 Events are inserted in SQL (the outbox's shape: one JSON customer each, a customer key each). It
 creates a fresh database (twc_bench_events, or BENCH_DB), on BENCH_PG's server like bench/bulk.py,
@@ -355,7 +362,7 @@ def main() -> None:
     parser.add_argument("--memory", type=int, default=100_000)
     parser.add_argument("--memory-seconds", type=float, default=120)
     parser.add_argument("--feed", type=int, default=200_000)
-    parser.add_argument("--port", type=int, default=8400)
+    parser.add_argument("--port", type=int, default=8701)
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the worker draining --deliveries")
     parser.add_argument("--receive", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
