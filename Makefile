@@ -61,3 +61,20 @@ clean:
 ## make schema: regenerate the committed OpenAPI copy (a test fails when it drifts from the code).
 schema: install
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
+## make cluster: the production topology on this machine, under .cluster/ (deploy/cluster.py, docs/scaling.md):
+## a pg_auto_failover monitor, a primary and a synchronous standby, PgBouncer following the primary, two
+## gunicorn servers, a webhook worker and HAProxy (TLS) on ports 55400-55421 (CLUSTER_PORT_BASE moves them).
+## It returns when the balancer answers; `env $$(cat .cluster/env) ...` runs a command against it.
+CLUSTER := $(BIN)/python deploy/cluster.py
+.PHONY: cluster cluster-kill-app cluster-failover cluster-status cluster-down
+cluster: install
+	$(CLUSTER) up
+cluster-kill-app:
+	$(CLUSTER) kill-app
+cluster-failover:
+	$(CLUSTER) failover
+cluster-status:
+	$(CLUSTER) status
+cluster-down:
+	$(CLUSTER) down

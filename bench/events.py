@@ -1,17 +1,24 @@
 """Events and webhooks against their floors, in-process on PostgreSQL (one run; a few minutes):
 
-    .venv/bin/python bench/events.py [--deliveries 5000] [--concurrency 8] [--memory 100000]
-                                     [--memory-seconds 120] [--feed 200000] [--port 8701]
+    .venv/bin/python bench/events.py [--deliveries 12000] [--slices 4] [--concurrency 8]
+                                     [--memory 100000] [--memory-seconds 120] [--feed 200000]
+                                     [--port 8701] [--profile]
 
-1. delivery throughput: N events queued for one subscription ("*") to a local receiver (http.server,
-   HTTP/1.1 keep-alive, in its own process), drained by the worker's own loop (events.delivery:
-   dispatch, claim, sign, POST, record), against the floor: a bare loop POSTing the same signed
-   payloads (built beforehand) with the same HTTP client (http.client, one keep-alive connection per
-   thread, the same concurrency), with no database at all. Target (issue #14): >= 0.5 x floor.
-2. memory: a larger queue drained by the same loop (stopped after --memory-seconds), the process's
-   RSS at the start, the middle and the end: no growth.
+1. delivery throughput: --slices rounds, each a slice of the floor then a slice of the worker on as
+   many fresh events (--deliveries in all), queued for one subscription ("*") to a local receiver
+   (http.server, HTTP/1.1 keep-alive, in its own process) and drained by the worker
+   (events.delivery.Worker: queue, claim, sign, POST, record). The floor: a bare loop POSTing the
+   same signed payloads (built beforehand) with the same client and request (events.sender's
+   connection class and `exchange`, one keep-alive connection per thread, the same concurrency),
+   with no database at all. Prints the ratio of the means (target, issue #14: >= 0.5 x floor) and
+   the CPU per POST of this process, the receiver and the worker's PostgreSQL backend.
+2. memory: --memory events queued (1,000,000 for issue #14's figure) and drained by one worker
+   (stopped after --memory-seconds), its RSS sampled every second: start, max and end, and the
+   throughput.
 3. the feed: GET /api/events?limit=1000 (full middleware stack, test client) at the start, the
    middle and the end of a feed of --feed events: the same cost at any depth.
+
+--profile: pyinstrument over the worker draining --deliveries events, and nothing else.
 
 Events are inserted in SQL (the outbox's shape: one JSON customer each, a customer key each). It
 creates a fresh database (twc_bench_events, or BENCH_DB), on BENCH_PG's server like bench/bulk.py,
@@ -75,8 +82,13 @@ def receive(port: int) -> None:
             self.end_headers()
             self.wfile.write(b"ok")
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-    server.daemon_threads = True
+    class Server(http.server.ThreadingHTTPServer):
+        # socketserver's default backlog of 5 drops some of 8 or 16 connections opened at once: their
+        # SYN is retried a second later, and a slice of a few thousand POSTs waits for it.
+        request_queue_size = 128
+        daemon_threads = True
+
+    server = Server(("127.0.0.1", port), Handler)
     server.serve_forever()
 
 
@@ -87,6 +99,21 @@ def start_receiver(port: int) -> subprocess.Popen:
 
 
 # --- measurements ----------------------------------------------------------------------------
+
+
+def cpu_seconds(pid: int | str = "self") -> float:
+    """User + system CPU of a process so far (the worker's own, its PostgreSQL backend's, the receiver's)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pid() -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
 
 
 def rss_mb() -> float:
@@ -115,9 +142,9 @@ def wait_settled(store_id: int, count: int) -> None:
 
 
 def floor(payloads: list[tuple[bytes, dict[str, str]]], port: int, concurrency: int) -> float:
-    """A bare loop: the same signed payloads, the same client (events.sender's connection class:
-    http.client, TCP_NODELAY), keep-alive, the same concurrency."""
-    from events.sender import PinnedConnection
+    """A bare loop: the same signed payloads, the same client (events.sender's connection class and
+    request: http.client, TCP_NODELAY, the same headers), keep-alive, the same concurrency."""
+    from events.sender import MAX_RESPONSE_BYTES, PinnedConnection, exchange
     from events.ssrf import Target
 
     target = Target("http", "127.0.0.1", port, "/hook")
@@ -132,9 +159,8 @@ def floor(payloads: list[tuple[bytes, dict[str, str]]], port: int, concurrency: 
             if item is None:
                 break
             body, headers = item
-            connection.request("POST", "/hook", body=body, headers={**headers, "Content-Type": "application/json"})
-            response = connection.getresponse()
-            response.read(64 * 1024)
+            response = exchange(connection, target, body, headers)
+            response.read(MAX_RESPONSE_BYTES)
             assert response.status == 200
         connection.close()
 
@@ -148,14 +174,39 @@ def floor(payloads: list[tuple[bytes, dict[str, str]]], port: int, concurrency: 
 
 
 def payloads_of(subscription, store_id: int, count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """The requests the worker would send for the store's last `count` events, signed now."""
+    import orjson
     from django.utils import timezone
 
-    from events.delivery import request_of
-    from events.models import Event, WebhookDelivery
+    from events.delivery import Claimed, Subscription, request_of
+    from events.models import Event
 
     now = timezone.now()
+    target = Subscription(id=subscription.id, url=subscription.url, keys=(subscription.secret,), failing_since=None)
     events = Event.objects.filter(store_id=store_id).order_by("-seq")[:count]
-    return [request_of(WebhookDelivery(event=e, subscription=subscription), now=now) for e in events]
+    return [
+        request_of(
+            Claimed(
+                id=0,
+                attempts=0,
+                subscription=target,
+                event_id=str(e.event_id),
+                event_key=e.event_id,
+                type=e.type,
+                occurred_at=e.occurred_at,
+                data=orjson.dumps(e.data).decode(),
+            ),
+            now=now,
+        )
+        for e in events
+    ]
+
+
+def failed_attempts(subscription) -> list[tuple]:
+    from events.models import WebhookAttempt
+
+    failed = WebhookAttempt.objects.filter(subscription=subscription).exclude(status_code=200)
+    return list(failed.values_list("status_code", "error")[:5])
 
 
 def delivered(subscription) -> int:
@@ -165,24 +216,73 @@ def delivered(subscription) -> int:
 
 
 def throughput(args, store_id: int, subscription) -> None:
+    """--slices rounds, each a slice of the floor then a slice of the worker on the same number of
+    fresh events, so a neighbour's load weighs on both alike; the ratio is of the two means."""
+    from events import delivery
+
+    size = args.deliveries // args.slices
+    floors, workers = [], []
+    # CPU seconds: this process, the receiver's process, and (for the worker) its PostgreSQL backend.
+    floor_cpu, worker_cpu = [0.0, 0.0], [0.0, 0.0, 0.0]
+    for _ in range(args.slices):
+        insert_events(store_id, size)
+        wait_settled(store_id, size)
+        payloads = payloads_of(subscription, store_id, size)
+        pids: tuple[int | str, ...] = ("self", args.receiver_pid)
+        marks = [cpu_seconds(pid) for pid in pids]
+        floors.append(floor(payloads, args.port, args.concurrency))
+        for i, pid in enumerate(pids):
+            floor_cpu[i] += cpu_seconds(pid) - marks[i]
+        before = delivered(subscription)
+        pids = ("self", args.receiver_pid, backend_pid())
+        marks = [cpu_seconds(pid) for pid in pids]
+        started = time.perf_counter()
+        delivery.drain(concurrency=args.concurrency, timeout=600)
+        elapsed = time.perf_counter() - started
+        for i, pid in enumerate(pids):
+            worker_cpu[i] += cpu_seconds(pid) - marks[i]
+        missing = size - (delivered(subscription) - before)
+        if missing:
+            failures = failed_attempts(subscription)
+            raise SystemExit(f"{missing} of {size} not delivered; failed attempts: {failures}")
+        workers.append(size / elapsed)
+    bare, ours = sum(floors) / len(floors), sum(workers) / len(workers)
+    ratio = ours / bare
+    per_post = [round(seconds / (size * args.slices) * 1e6) for seconds in floor_cpu + worker_cpu]
+    print(f"  delivery throughput ({args.slices} slices of {size:,} events, concurrency {args.concurrency})")
+    print(f"    floor (bare keep-alive POST loop)   {bare:8,.0f} POST/s        slices: {joined(floors)}")
+    print(f"    worker (queue, claim, sign, POST, record)   {ours:8,.0f} deliveries/s   slices: {joined(workers)}")
+    print(
+        f"    CPU per POST: floor {per_post[0]} us + receiver {per_post[1]} us; worker {per_post[2]} us"
+        f" + receiver {per_post[3]} us + PostgreSQL backend {per_post[4]} us"
+    )
+    print(f"    {'ok' if ratio >= TARGET_RATIO else 'MISSED'}  worker / floor = {ratio:.2f} (target >= {TARGET_RATIO})")
+
+
+def joined(rates: list[float]) -> str:
+    return " ".join(f"{rate:,.0f}" for rate in rates)
+
+
+def profile(args, store_id: int) -> None:
+    from pyinstrument import Profiler
+
     from events import delivery
 
     insert_events(store_id, args.deliveries)
     wait_settled(store_id, args.deliveries)
-    payloads = payloads_of(subscription, store_id, args.deliveries)
-    bare = floor(payloads, args.port, args.concurrency)
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
     started = time.perf_counter()
     delivery.drain(concurrency=args.concurrency, timeout=600)
-    ours = delivered(subscription) / (time.perf_counter() - started)
-    assert delivered(subscription) == args.deliveries, delivered(subscription)
-    ratio = ours / bare
-    print(f"  delivery throughput ({args.deliveries:,} events, concurrency {args.concurrency})")
-    print(f"    floor (bare keep-alive POST loop)   {bare:8,.0f} POST/s")
-    print(f"    worker (dispatch, claim, sign, POST, record)   {ours:8,.0f} deliveries/s   {ratio:.2f} x floor")
-    print(f"    {'ok' if ratio >= TARGET_RATIO else 'MISSED'}  worker >= {TARGET_RATIO} x floor")
+    elapsed = time.perf_counter() - started
+    profiler.stop()
+    print(f"  {args.deliveries:,} deliveries in {elapsed:.2f} s ({args.deliveries / elapsed:,.0f}/s)")
+    print(profiler.output_text(unicode=True, color=False, show_all=os.environ.get("BENCH_PROFILE_ALL") == "1"))
 
 
 def memory(args, store_id: int, subscription) -> None:
+    """Queue --memory events, drain them with one worker (for at most --memory-seconds), sampling its
+    RSS every second from another thread."""
     import gc
 
     from events import delivery
@@ -191,26 +291,37 @@ def memory(args, store_id: int, subscription) -> None:
     insert_events(store_id, args.memory)
     wait_settled(store_id, args.memory)
     gc.collect()
-    samples = [(0, rss_mb())]
+    worker = delivery.Worker(concurrency=args.concurrency)
+    samples = [(0.0, 0, rss_mb())]
+    running = threading.Event()
+    running.set()
     started = time.monotonic()
-    done, next_sample = 0, args.memory // 10
-    while time.monotonic() - started < args.memory_seconds:
-        count = delivery.work_once(concurrency=args.concurrency)
-        if not count:
-            break
-        done += count
-        if done >= next_sample:
-            samples.append((done, rss_mb()))
-            next_sample += args.memory // 10
-    samples.append((done, rss_mb()))
+
+    def sample():
+        while running.is_set():
+            time.sleep(1.0)
+            samples.append((time.monotonic() - started, worker.recorded, rss_mb()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        done = worker.run(until_idle=True, timeout=args.memory_seconds)
+    finally:
+        running.clear()
+        sampler.join()
+        worker.close()
     elapsed = time.monotonic() - started
-    assert delivered(subscription) - before == done
-    middle = min(samples, key=lambda sample: abs(sample[0] - done / 2))
-    print(f"  memory: {done:,} of {args.memory:,} queued deliveries in {elapsed:.0f} s ({done / elapsed:,.0f}/s)")
-    for label, (at, rss) in (("start", samples[0]), ("middle", middle), ("end", samples[-1])):
-        print(f"    RSS at the {label:6} ({at:>7,} delivered)   {rss:6.1f} MB")
-    growth = samples[-1][1] - middle[1]
-    print(f"    {'ok' if growth < 5 else 'GREW'}  middle to end: {growth:+.1f} MB")
+    samples.append((elapsed, done, rss_mb()))
+    assert delivered(subscription) - before == done, (delivered(subscription) - before, done)
+    peak = max(samples, key=lambda sample: sample[2])
+    after_warmup = [sample for sample in samples if sample[1] >= done * 0.1] or samples
+    print(f"  memory: {done:,} of {args.memory:,} queued events delivered in {elapsed:.0f} s ({done / elapsed:,.0f}/s)")
+    for label, (at, count, rss) in (("start", samples[0]), ("max", peak), ("end", samples[-1])):
+        print(f"    RSS at the {label:5} ({at:6.0f} s, {count:>9,} delivered)   {rss:6.1f} MB")
+    tail = [f"{rss:.1f}" for _, _, rss in samples[:: max(1, len(samples) // 10)]]
+    print(f"    RSS every {max(1, len(samples) // 10)} s: {' '.join(tail)} MB")
+    growth = samples[-1][2] - after_warmup[0][2]
+    print(f"    {'ok' if growth < 5 else 'GREW'}  from 10% delivered to the end: {growth:+.1f} MB")
 
 
 def feed_pages(args, store: dict, subscription) -> None:
@@ -245,12 +356,14 @@ def feed_pages(args, store: dict, subscription) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--deliveries", type=int, default=5_000)
+    parser.add_argument("--deliveries", type=int, default=12_000, help="events of the throughput, in all slices")
+    parser.add_argument("--slices", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--memory", type=int, default=100_000)
     parser.add_argument("--memory-seconds", type=float, default=120)
     parser.add_argument("--feed", type=int, default=200_000)
     parser.add_argument("--port", type=int, default=8701)
+    parser.add_argument("--profile", action="store_true", help="pyinstrument of the worker draining --deliveries")
     parser.add_argument("--receive", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.receive:
@@ -260,6 +373,7 @@ def main() -> None:
             os.environ[name] = value
     os.environ.update(WEBHOOK_ALLOW_HTTP="1", WEBHOOK_ALLOW_PRIVATE_NETWORKS="1")
     receiver = start_receiver(args.port)
+    args.receiver_pid = receiver.pid
     single.create_database()
     try:
         import django
@@ -274,16 +388,33 @@ def main() -> None:
         single.drop_database()
 
 
+def seed() -> dict:
+    """The benchmark's store and a token (the events need no customers: they are inserted in SQL)."""
+    from django.test import Client
+
+    from tenants.services import store_create
+
+    creds = store_create(name="Bench Store", tenant_name="Bench Tenant", country="CA", currency="CAD")
+    response = Client().post(
+        "/o/token/",
+        {"grant_type": "client_credentials", "client_id": creds.client_id, "client_secret": creds.client_secret},
+    )
+    assert response.status_code == 200, response.content
+    return {"store_id": creds.store.pk, "token": response.json()["access_token"]}
+
+
 def run(args) -> None:
     from events.webhooks import webhook_create
     from tenants.models import Store
 
-    store = single.seed(customers=1_000)
+    store = seed()
     print(f"events benchmark: {single.machine()}")
     subscription, _ = webhook_create(
         store=Store.objects.get(pk=store["store_id"]),
         data={"url": f"http://127.0.0.1:{args.port}/hook", "topics": ["*"]},
     )
+    if args.profile:
+        return profile(args, store["store_id"])
     throughput(args, store["store_id"], subscription)
     memory(args, store["store_id"], subscription)
     feed_pages(args, store, subscription)

@@ -24,11 +24,14 @@ from customers.representation import (
     wishlist_to_dict,
 )
 from customers.schema import operations
-from customers.search.compiler import search_customers
+from customers.search.compiler import compile_search
 from customers.search.errors import query_error
+from customers.search.paging import search_rows
 from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
+from customers.services.merge import customer_merge
+from tenants.middleware import reads_alias
 from twc.api.bodies import send_email_option
 from twc.api.errors import invalid_field, invalid_json_input
 from twc.api.idempotency import RepliesNotStored, reply_holds
@@ -121,7 +124,7 @@ class CustomerCollectionView(APIView):
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
         queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses),
+            customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request)),
             query_params=params,
             request=request,
         )
@@ -156,11 +159,30 @@ class CustomerSearchView(APIView):
         fields = parse_fields(params.get("fields"))
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
-        queryset = search_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses), query=query, store=request.store
-        )
-        page = paginate(queryset, ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM))
+        search = compile_search(query, store=request.store)
+        scope = customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request))
+        if search.stepped:
+            page = paginate(
+                scope,
+                ordering=SEARCH_ORDERING,
+                limit=limit,
+                cursor=params.get(CURSOR_PARAM),
+                fetch=lambda ordered, count: search_rows(ordered, search.condition, count),
+            )
+        else:
+            page = paginate(
+                scope.filter(search.condition), ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM)
+            )
         return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
+
+
+class CustomerMergeView(APIView):
+    """POST /api/customers/merge: `from` is merged into `into` (customers.services.merge); the survivor."""
+
+    @operations.merge_customers
+    def post(self, request):
+        survivor = customer_merge(store=request.store, data=request.data)
+        return customer_response(survivor)
 
 
 class CustomerCountView(APIView):
@@ -170,7 +192,7 @@ class CustomerCountView(APIView):
     def get(self, request):
         check_query_params(request.query_params, FILTER_PARAMS, metadata=True)
         queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=False),
+            customer_queryset(store=request.store, with_addresses=False, using=reads_alias(request)),
             query_params=request.query_params,
             request=request,
         )

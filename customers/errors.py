@@ -7,8 +7,10 @@ from twc.api.errors import (
     concurrent_modification,
     duplicate_field,
     duplicate_field_entry,
+    invalid_field,
     invalid_field_entry,
     invalid_json_input,
+    invalid_operation,
     not_found,
     required_field_entry,
 )
@@ -67,3 +69,12 @@ def customer_version_mismatch(expected: int, current: int | None) -> ApiError:
 def customer_changing_too_fast() -> ApiError:
     """An update that lost the race to concurrent writers again and again: the client retries."""
     return concurrent_modification("The customer is changing too fast; retry.")
+
+
+def unknown_customer_id() -> ValidationFailed:
+    """An order's or a wishlist's `customer_id` that names no live customer of the store."""
+    return invalid_field("customer_id", "No customer has this 'customer_id'.")
+
+
+def merge_into_itself() -> ApiError:
+    return invalid_operation("A customer cannot be merged into itself: name two customers.")

@@ -24,6 +24,7 @@ from customers.fields import KNOWN_FIELDS
 from customers.import_errors import ERROR_COLUMNS, spreadsheet_unescaped
 from customers.metadata import metadata_column, put_metadata_cells
 from twc.api.errors import ErrorCode, FieldError
+from twc.text import is_row_number
 
 FORMATS = ("csv", "json", "jsonl")
 
@@ -217,7 +218,7 @@ def api_reader(columns: list[str]):
                     value = orjson.loads(cell)  # a depth limit: a cell of [[[[... is a ValueError
                 except ValueError:
                     pass  # the validation reports it as not an array of addresses (or an object)
-            elif column == "version" and cell.isdigit():
+            elif column == "version" and is_row_number(cell):
                 value = int(cell)
             item[column] = value
         if metadata_columns:

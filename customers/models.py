@@ -37,7 +37,9 @@ class CustomerQuerySet(models.QuerySet["Customer"]):
 class Customer(models.Model):
     # Internal, monotonic key: joins, cursor pagination. Never shown as the API's `id`.
     seq = models.BigAutoField(primary_key=True)
-    twc_customer_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # Unique per store (every lookup names the store), so that the key holds the distribution column
+    # a sharded database needs (docs/scaling.md, "Citus").
+    twc_customer_id = models.UUIDField(default=uuid.uuid4, editable=False)
     # No index of its own: every index below starts with the store (each index costs every write).
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="customers", db_index=False)
     # The API's `id`: the store's own reference for the customer.
@@ -84,6 +86,10 @@ class Customer(models.Model):
     updated_at = models.DateTimeField(editable=False)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
     erased_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the customer was merged away into another (customers.services.merge); it is then deleted.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False, db_index=False
+    )
 
     objects = CustomerQuerySet.as_manager()
 
@@ -98,6 +104,9 @@ class Customer(models.Model):
             models.UniqueConstraint(
                 fields=["store", "phone"], condition=LIVE, name="customers_customer_phone_per_store_uniq"
             ),
+            models.UniqueConstraint(
+                fields=["store", "twc_customer_id"], name="customers_customer_twc_id_per_store_uniq"
+            ),
         ]
         indexes = [
             # Every customer of a store, deleted ones too (the admin, the store's PROTECT check).
@@ -105,6 +114,10 @@ class Customer(models.Model):
             # For deleting an order (SET_NULL); most customers have none, and those rows cost no upkeep.
             models.Index(
                 fields=["last_order"], condition=Q(last_order__isnull=False), name="customers_customer_last_order"
+            ),
+            # For deleting a merge's survivor (SET_NULL): few customers were merged away.
+            models.Index(
+                fields=["merged_into"], condition=Q(merged_into__isnull=False), name="customers_customer_merged_into"
             ),
             # Keyset pagination of GET /api/customers: (ordering field, seq) per store, live rows.
             models.Index(fields=["store", "created_at", "seq"], condition=LIVE, name="customers_customer_list_crt"),

@@ -59,9 +59,10 @@ def customers_from_joined_rows(rows: list[tuple], alias: str, *, start: int = 0)
     return [customer for customer, _ in found.values()]
 
 
-def customer_queryset(*, store: Store, with_addresses: bool = True) -> QuerySet[Customer]:
-    """The store's live customers, with what the representation needs in one extra query."""
-    customers = Customer.objects.for_store(store)
+def customer_queryset(*, store: Store, with_addresses: bool = True, using: str = "default") -> QuerySet[Customer]:
+    """The store's live customers, with what the representation needs in one extra query, from the
+    database `using` names (the list, count and search pass twc.replica's choice)."""
+    customers = Customer.objects.for_store(store).using(using)
     return customers.prefetch_related("addresses") if with_addresses else customers
 
 

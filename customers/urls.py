@@ -11,6 +11,7 @@ urlpatterns = [
     re_path(
         r"^customers/(?P<ref>.+)/send_invite/?$", api.CustomerSendInviteView.as_view(), name="customer-send-invite"
     ),
+    re_path(r"^customers/merge/?$", api.CustomerMergeView.as_view(), name="customers-merge"),
     re_path(r"^customers/search/?$", api.CustomerSearchView.as_view(), name="customers-search"),
     re_path(r"^customers/count/?$", api.CustomerCountView.as_view(), name="customers-count"),
     path("customers/<path:ref>/orders", api.CustomerOrdersView.as_view(), name="customer-orders"),

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from events import schema, webhooks
 from events.feed import event_feed, event_get, event_to_dict
 from events.webhooks import attempt_to_dict, webhook_to_dict
+from tenants.middleware import reads_alias
 from twc.api.errors import ValidationFailed, unknown_field_entry
 
 FEED_PARAMS = {"after", "types", "limit"}
@@ -20,7 +21,11 @@ class EventListView(APIView):
         if unknown:
             raise ValidationFailed(unknown_field_entry(unknown[0]))
         page = event_feed(
-            store=request.store, after=params.get("after"), types=params.get("types"), limit=params.get("limit")
+            store=request.store,
+            after=params.get("after"),
+            types=params.get("types"),
+            limit=params.get("limit"),
+            using=reads_alias(request),
         )
         return Response({"events": [event_to_dict(event) for event in page.events], "next": page.next})
 

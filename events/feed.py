@@ -88,10 +88,17 @@ def after_position(queryset: QuerySet[Event], position: tuple[int, int]) -> Quer
 
 
 def events_after(
-    *, store_id: int | None, position: tuple[int, int], limit: int, types: list[str] | None = None
+    *,
+    store_id: int | None,
+    position: tuple[int, int],
+    limit: int,
+    types: list[str] | None = None,
+    using: str = "default",
 ) -> list[Event]:
-    """Settled events after `position`, in feed order (of one store, or of every store)."""
-    queryset = Event.objects.all() if store_id is None else Event.objects.filter(store_id=store_id)
+    """Settled events after `position`, in feed order (of one store, or of every store), from the
+    database `using` names (the feed passes twc.replica's choice)."""
+    events = Event.objects.using(using)
+    queryset = events.all() if store_id is None else events.filter(store_id=store_id)
     queryset = settled(after_position(queryset, position))
     if types is not None:
         queryset = queryset.filter(type__in=types)
@@ -104,10 +111,14 @@ def feed_head(*, store_id: int) -> tuple[int, int]:
     return (last[0], last[1]) if last else START
 
 
-def event_feed(*, store: Store, after: str | None, types: str | None, limit: str | None) -> FeedPage:
+def event_feed(
+    *, store: Store, after: str | None, types: str | None, limit: str | None, using: str = "default"
+) -> FeedPage:
     """GET /api/events: a page of the store's events after the cursor; `next` is never null."""
     position = decode_cursor(after) if after else START
-    page = events_after(store_id=store.pk, position=position, limit=parse_limit(limit), types=parse_types(types))
+    page = events_after(
+        store_id=store.pk, position=position, limit=parse_limit(limit), types=parse_types(types), using=using
+    )
     if page:
         position = (page[-1].xid, page[-1].seq)
     return FeedPage(events=page, next=encode_cursor(position))

@@ -29,7 +29,8 @@ class CurrentTransactionId(models.Func):
 
 class Event(models.Model):
     seq = models.BigAutoField(primary_key=True)
-    event_id = models.UUIDField("id", default=uuid.uuid4, unique=True, editable=False)
+    # Unique per store, as every lookup is (docs/scaling.md, "Citus").
+    event_id = models.UUIDField("id", default=uuid.uuid4, editable=False)
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+", db_index=False)
     type = models.CharField(max_length=32)
     occurred_at = models.DateTimeField()
@@ -39,6 +40,7 @@ class Event(models.Model):
     xid = models.BigIntegerField(db_default=CurrentTransactionId(), editable=False)
 
     class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "event_id"], name="events_event_id_per_store_uniq")]
         indexes = [
             # The feed and the webhook dispatch: a store's events in (xid, seq) order, keyset-paged.
             models.Index(fields=["store", "xid", "seq"], name="events_event_feed"),

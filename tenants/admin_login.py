@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from twc.api.ratelimit import Limit, give_back_each, take_each
+from twc.client_address import client_address
 
 
 def login_limits(username: str, address: str) -> list[Limit]:
@@ -53,7 +54,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
         password = self.cleaned_data.get("password")
         if not username or not password:
             return super().clean()  # the fields' own errors
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request is not None else ""
+        address = client_address(self.request) if self.request is not None else ""
         refusal, taken = take_each(login_limits(username, address))
         if refusal is not None:
             if self.request is not None:

@@ -21,6 +21,7 @@ from django.forms import ModelChoiceField
 from django.http import Http404, HttpRequest, HttpResponse
 
 from tenants.models import Store, StoreStaff
+from twc.text import is_row_number
 
 
 def staff_store_ids(user: User | AnonymousUser) -> set[int] | None:
@@ -57,7 +58,7 @@ class StoreListFilter(admin.SimpleListFilter):
         value = self.value()
         if value is None:
             return queryset
-        if not value.isdigit():
+        if not is_row_number(value):
             return queryset.none()
         return queryset.filter(**{model_admin_store_path(self.model_admin): int(value)})
 

@@ -20,6 +20,7 @@ from django.http import HttpRequest
 from tenants.models import StoreApplication
 from tenants.oauth_credentials import ClientCredentials, CredentialCheck, fingerprint_matches, secret_fingerprint
 from twc.api.ratelimit import Decision, Limit, give_back_each, take_each
+from twc.client_address import client_address
 
 
 @dataclass
@@ -27,11 +28,6 @@ class Admission:
     refusal: Decision | None = None  # the bucket that refused, when the request is answered 429
     taken: list[Limit] = field(default_factory=list)
     by_fingerprint: bool = False
-
-
-def client_address(request: HttpRequest) -> str:
-    address: str = request.META.get("REMOTE_ADDR", "")
-    return address[:64]
 
 
 def credential_limits(request: HttpRequest, credentials: ClientCredentials) -> list[Limit]:

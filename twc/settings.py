@@ -47,6 +47,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PRODUCTION)
 # Behind a TLS-terminating proxy: SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
 if os.environ.get("SECURE_PROXY_SSL_HEADER"):
     SECURE_PROXY_SSL_HEADER = tuple(env_list("SECURE_PROXY_SSL_HEADER"))[:2]
+# Proxies in front of the app that append to X-Forwarded-For (twc.client_address): 1 behind deploy/'s HAProxy.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -80,6 +82,8 @@ MIDDLEWARE = [
     "twc.api.middleware.ApiBodyLimitMiddleware",
     # Resolves the token to request.store once; the rate limiter and idempotency keys read it.
     "tenants.middleware.StoreMiddleware",
+    # After a write, the WAL position its application's next reads from the standby must wait for.
+    "twc.replica.WritePositionMiddleware",
     "twc.api.ratelimit.RateLimitMiddleware",
     "twc.api.idempotency.IdempotencyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -145,6 +149,29 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.envi
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=int(os.environ["DATABASE_PREPARE_THRESHOLD"])
     )
+# Behind PgBouncer in transaction pooling (docs/scaling.md): a server connection is ours for one
+# transaction only, so no named (server-side) cursors, no prepared statements, no session state;
+# the statement timeout is then PgBouncer's `connect_query`, not a startup option it would refuse.
+DATABASE_PGBOUNCER = env_bool("DATABASE_PGBOUNCER", False)
+# A hot standby for the list, count, search and feed, used only when it has replayed the client's
+# own last write (twc/replica.py).
+DATABASE_REPLICA_URL = os.environ.get("DATABASE_REPLICA_URL", "")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = dj_database_url.parse(
+        DATABASE_REPLICA_URL,
+        conn_max_age=DATABASES["default"]["CONN_MAX_AGE"],
+        conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    )
+    # Tests read the replica through the primary's test database.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["twc.replica.PrimaryRouter"]
+for _database in DATABASES.values():
+    if DATABASE_PGBOUNCER and _database["ENGINE"] == "django.db.backends.postgresql":
+        _database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _database.setdefault("OPTIONS", {})["prepare_threshold"] = None  # whatever DATABASE_PREPARE_THRESHOLD says
+        _database["OPTIONS"].pop("server_side_binding", None)
+# Seconds the replica's replay position is cached per process (one query per interval, not per read).
+REPLICA_POSITION_CACHE_SECONDS = float(os.environ.get("REPLICA_POSITION_CACHE_SECONDS", "0.2"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions + a busy timeout + WAL turn "database is locked" under concurrent
     # writers into waiting (as healthchecks does).
@@ -327,6 +354,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "UploadStatusEnum": ["created", "updated", "skipped", "failed"],
         "EventTypeEnum": "events.types.EVENT_TYPES",
+        "MergeKeepChoiceEnum": ["into", "from"],
     },
     # The choices are their own names (currency and country codes among them): no "`CAD` - CAD" lists.
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,

@@ -7,7 +7,8 @@ commands (the import, the erasure job, migrations) never load the WSGI applicati
 uncut, however long their statements take.
 
 - PostgreSQL: `statement_timeout` as a startup option of every connection (`-c statement_timeout=N`
-  in `OPTIONS["options"]`), so it costs no round trip and holds for pooled connections too.
+  in `OPTIONS["options"]`), so it costs no round trip and holds for pooled connections too. Behind
+  PgBouncer (DATABASE_PGBOUNCER=1) PgBouncer sets it on each server connection (its connect_query).
 - SQLite has no statement timeout: a progress handler interrupts a statement that has run for
   longer than the limit (a trace callback marks when each statement starts).
 """
@@ -37,6 +38,8 @@ def enable_statement_timeout(milliseconds: int | None = None) -> None:
         return
     for alias in connections:
         connection = connections[alias]
+        if connection.vendor == "postgresql" and settings.DATABASE_PGBOUNCER:
+            continue  # PgBouncer refuses the `options` startup parameter: its connect_query sets it
         if connection.vendor == "postgresql":
             options = connection.settings_dict.setdefault("OPTIONS", {})
             others = _PG_OPTION.sub("", options.get("options") or "").strip()

@@ -34,3 +34,9 @@ def in_utc(moment: dt.datetime) -> dt.datetime | None:
         return moment.astimezone(dt.UTC)
     except OverflowError:
         return None
+
+
+def is_row_number(value: str) -> bool:
+    """Whether `value` is a non-negative integer that fits a 64-bit column, written in ASCII digits:
+    `str.isdigit()` also accepts "²" and other digits that `int()` refuses."""
+    return value.isascii() and value.isdigit() and len(value) <= 18

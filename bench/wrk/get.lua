@@ -2,6 +2,11 @@
 local count = tonumber(os.getenv("BENCH_CUSTOMERS"))
 local prefix = os.getenv("BENCH_PATH")
 local token = os.getenv("BENCH_TOKEN")
+-- An app server reached directly, without the TLS proxy that would set it (bench/cluster.py).
+local forwarded = os.getenv("BENCH_FORWARDED_PROTO")
+if forwarded and forwarded ~= "" then
+  wrk.headers["X-Forwarded-Proto"] = forwarded
+end
 if token and token ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. token
 end

@@ -88,6 +88,7 @@ class AccountActionsMixin:
         "restore_customers",
         "delete_customers",
         "erase_customers",
+        "merge_customers",
     ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -27,6 +27,7 @@ from customers.admin.forms import (
     with_refusal,
 )
 from customers.admin.inlines import AddressInline
+from customers.admin.merge import MergeActionMixin
 from customers.emails import email_key
 from customers.fields import WRITABLE_MODEL_FIELDS
 from customers.models import Customer
@@ -50,7 +51,7 @@ def _table(rows, headers) -> str:
 
 
 @admin.register(Customer)
-class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin):
+class CustomerAdmin(MergeActionMixin, AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin):
     form = CustomerAdminForm
     change_form_template = "admin/customers/customer/change_form.html"
     inlines = [AddressInline]
@@ -103,6 +104,7 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
         "updated_at",
         "deleted_at",
         "erased_at",
+        "merged_into_link",
     )
     fieldsets = (
         (
@@ -145,7 +147,20 @@ class CustomerAdmin(AccountActionsMixin, StoreScopedAdminMixin, admin.ModelAdmin
                 )
             },
         ),
-        ("Record", {"fields": ("version", "created_at", "updated_at", "deleted_at", "erased_at", "loaded_version")}),
+        (
+            "Record",
+            {
+                "fields": (
+                    "version",
+                    "created_at",
+                    "updated_at",
+                    "deleted_at",
+                    "merged_into_link",
+                    "erased_at",
+                    "loaded_version",
+                )
+            },
+        ),
         ("Events", {"fields": ("events_summary",)}),
     )
 

@@ -6,6 +6,7 @@ from customers.admin.filters import changelist_ignoring
 from customers.models import Address, Order, Wishlist
 from tenants.admin_mixins import StoreListFilter, StoreScopedAdminMixin
 from twc.admin_pagination import EstimatedCountPaginator
+from twc.text import is_row_number
 
 
 class ReadOnlyStoreDataAdmin(StoreScopedAdminMixin, admin.ModelAdmin):
@@ -33,7 +34,7 @@ class OrderAdmin(ReadOnlyStoreDataAdmin):
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
         customer = request.GET.get("customer")
-        return queryset.filter(customer_id=customer) if customer and customer.isdigit() else queryset
+        return queryset.filter(customer_id=customer) if customer and is_row_number(customer) else queryset
 
     def get_changelist(self, request, **kwargs):
         return changelist_ignoring("customer", super().get_changelist(request, **kwargs))

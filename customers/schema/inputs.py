@@ -239,3 +239,40 @@ class SendInviteInputSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "SendInviteInput"
+
+
+def keep_choice(help_text: str = "") -> serializers.ChoiceField:
+    return serializers.ChoiceField(choices=["into", "from"], required=False, help_text=help_text or None)
+
+
+class MergeKeepSerializer(serializers.Serializer):
+    """Per field, whose value wins when both customers have one (`into` by default)."""
+
+    email = keep_choice()
+    phone = keep_choice()
+    first_name = keep_choice()
+    last_name = keep_choice()
+    note = keep_choice("One customer's note instead of both joined.")
+    default_address = keep_choice()
+    accepts_marketing = keep_choice()
+    metadata = keep_choice()
+    private_metadata = keep_choice()
+    account = keep_choice("Whose password and state survive; required when both customers have a password.")
+
+    class Meta:
+        ref_name = "MergeKeep"
+
+
+class MergeInputSerializer(serializers.Serializer):
+    into = serializers.CharField(max_length=255, help_text="The customer that survives (its id or twc_customer_id).")
+    # `from` is a Python keyword: the field is renamed in the schema.
+    from_ = serializers.CharField(max_length=255, help_text="The customer merged away (then deleted).")
+    keep = MergeKeepSerializer(required=False)
+
+    class Meta:
+        ref_name = "MergeInput"
+
+    def get_fields(self):
+        fields = super().get_fields()
+        fields["from"] = fields.pop("from_")
+        return fields

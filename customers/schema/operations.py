@@ -6,6 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 
 from customers.schema.inputs import (
     CustomerInputSerializer,
+    MergeInputSerializer,
     OrderInputSerializer,
     SendInviteInputSerializer,
     WishlistInputSerializer,
@@ -73,6 +74,18 @@ search_customers = extend_schema(
     "list. " + SEARCH_HELP + " " + LINK_HELP,
     parameters=SEARCH_PARAMETERS,
     responses={200: CustomerPageSerializer, **error_responses(400)},
+)
+merge_customers = extend_schema(
+    operation_id="customers_merge",
+    summary="Merge two customers",
+    description="`from` is merged into `into`: the survivor keeps its own values and takes `from`'s where it has "
+    "none (`keep` says per field whose value wins); `from`'s orders, wishlists and addresses (but those equal to "
+    "one of the survivor's) move to it, tags and metadata are joined, notes joined with a line break. `from` is "
+    "then deleted with `merged_into`, and its customer tokens revoked. 409 InvalidOperation: the same customer "
+    "twice, more than 250 tags, a note too long, or both with a password and no `keep.account`. One "
+    "`customers/merge` event.",
+    request=MergeInputSerializer,
+    responses={200: customer_response("The survivor, as of the merge."), **error_responses(400, 404, 409)},
 )
 count_customers = extend_schema(
     operation_id="customers_count",

@@ -1,22 +1,27 @@
 """A query's AST into ONE Django Q over Customer, applied to Customer.objects.for_store(store).
 
-Text values compare case-insensitively with LIKE patterns that PostgreSQL's trigram indexes serve
-(migration 0008) and SQLite answers the same way; address fields go through EXISTS subqueries, so
-that negations and ORs mean what they say and no customer shows twice.
+Text values compare case-insensitively (UPPER on both sides, as Django's i-lookups) with the
+comparisons PostgreSQL's indexes of migration 0009 serve: `=` and prefix LIKE on btree
+`text_pattern_ops`, regular expressions on trigram indexes (one per column, where LIKE patterns
+would take one index scan each); SQLite answers the same way without them. Address fields go through
+EXISTS subqueries, so that negations and ORs mean what they say and no customer shows twice. How a
+page of the answer is read: customers.search.paging.
 """
 
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, TextField, Value
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
-from django.db.models.lookups import IExact, IStartsWith
+from django.db import connection
+from django.db.models import Exists, F, Func, JSONField, OuterRef, Q, QuerySet, TextField, Value
+from django.db.models.fields.json import DataContains, KeyTextTransform
+from django.db.models.functions import Coalesce, Lower, Upper
+from django.db.models.lookups import Exact, Regex, StartsWith
 
 from customers.emails import email_key
-from customers.filters import TRUE_VALUES, tag_condition
+from customers.filters import TRUE_VALUES
 from customers.metadata import is_metadata_key
 from customers.models import Address, Customer, CustomerState
 from customers.phones import normalize_phone
@@ -38,24 +43,48 @@ def _text_match(column: str, token: Token) -> Q:
     return Q(**{f"{column}__iexact": token.value})
 
 
+def _upper_regex(column: str, pattern: str) -> Q:
+    """UPPER(column) ~ UPPER(pattern): one trigram index scan (pg_trgm reads regular expressions)
+    where the same test as LIKE patterns takes one scan per pattern. Both sides upper-cased by the
+    database, as Django's i-lookups are (SQLite folds ASCII only, on both sides alike)."""
+    return Q(Regex(Upper(column), Upper(Value(pattern, output_field=TextField()))))
+
+
 def _word_start(column: str, word: str) -> Q:
     """`word` at the start of `column` or of one of its space-separated words."""
-    return Q(**{f"{column}__istartswith": word}) | Q(**{f"{column}__icontains": f" {word}"})
+    return _upper_regex(column, f"(^| ){re.escape(word)}")
+
+
+# The words of a customer a bare word looks in, as ONE text: its trigram index (migration 0009, the
+# same expression) finds the customers holding every word of "mary joh" in one scan, where the
+# columns' own indexes can only intersect two long lists. Only NOT NULL columns or COALESCEd.
+WORDS = Func(
+    F("first_name"),
+    F("last_name"),
+    Func(F("email_key"), template="COALESCE(%(expressions)s, '')"),
+    F("ref"),
+    Func(F("phone"), template="COALESCE(%(expressions)s, '')"),
+    template="UPPER(%(expressions)s)",
+    arg_joiner=" || ' ' || ",
+    output_field=TextField(),
+)
 
 
 def _bare_word(token: Token, store: Store) -> Q:
     word = token.value
     condition = _word_start("first_name", word) | _word_start("last_name", word) | Q(ref__istartswith=word)
     key = email_key(word) or ""
-    condition |= Q(email_key__startswith=key)
-    for separator in EMAIL_WORD_BREAKS:
-        condition |= Q(email_key__contains=separator + key)
+    condition |= Q(email_key__regex=f"(^|[{re.escape(EMAIL_WORD_BREAKS)}]){re.escape(key)}")
+    needles = [word, key]
     digits = re.sub(r"\D", "", word)
     if digits and not re.search(r"[^\d\s()+.\-]", word):
         # E.164 holds only digits after its "+": a phone's digits start at its country code or
         # inside the national number.
         condition |= Q(phone__contains=digits)
-    return condition
+        needles.append(digits)
+    # Implied by every arm above (each puts one of the needles in the customer's words).
+    words = Q(Regex(WORDS, Upper(Value("|".join(re.escape(n) for n in dict.fromkeys(needles) if n)))))
+    return words & condition
 
 
 def _no_comparator(token: Token) -> None:
@@ -108,9 +137,10 @@ def _tag(token: Token, store: Store) -> Q:
     _no_comparator(token)
     if "," in token.value:
         raise query_error("a tag holds no comma", token.value_position)
-    if token.prefix:
-        return Q(tags__istartswith=token.value) | Q(tags__icontains=f", {token.value}")
-    return tag_condition(token.value.strip())
+    # `tags` is the tags joined by ", ": a tag starts the text or follows ", ", and ends it or is
+    # followed by ", " (unless a prefix). customers.filters.tag_condition says the same in four LIKEs.
+    tag = re.escape(token.value if token.prefix else token.value.strip())
+    return _upper_regex("tags", f"(^|, ){tag}" if token.prefix else f"(^|, ){tag}(, |$)")
 
 
 def _tag_not(token: Token, store: Store) -> Q:
@@ -221,8 +251,18 @@ def _metadata(token: Token, store: Store) -> Q:
         raise query_error("a metadata key is 1 to 64 characters of A-Z, a-z, 0-9, '_', '.' and '-'", token.position)
     _no_comparator(token)
     # A customer without the key reads as "", so that `-metadata.KEY:v` keeps it (NULL would not).
-    value = Coalesce(KeyTextTransform(key, "metadata"), Value(""), output_field=TextField())
-    return Q(IStartsWith(value, token.value) if token.prefix else IExact(value, token.value))
+    value = Lower(Coalesce(KeyTextTransform(key, "metadata"), Value(""), output_field=TextField()))
+    wanted = Lower(Value(token.value, output_field=TextField()))
+    if token.prefix:
+        return Q(StartsWith(value, wanted))
+    match = Q(Exact(value, wanted))
+    if connection.vendor == "postgresql" and token.value:
+        # Implied by the match, and served by the GIN index of the folded values (migration 0009),
+        # which no expression on one key can use.
+        folded = Func(F("metadata"), function="customers_metadata_folded", output_field=JSONField())
+        pair = Func(Value(key), wanted, function="jsonb_build_object", output_field=JSONField())
+        match = Q(DataContains(folded, pair)) & match
+    return match
 
 
 def _compile(node: Node, store: Store) -> Q:
@@ -245,10 +285,38 @@ def _compile(node: Node, store: Store) -> Q:
     return combined
 
 
+@dataclass(frozen=True)
+class Search:
+    """A compiled query: its condition, and whether a page is read in two bounded steps
+    (customers.search.paging) or left to the planner (no condition, or one on created_at)."""
+
+    condition: Q
+    stepped: bool
+
+
+# The listing's own order: its index serves a range in order, and a window would cut across it.
+ORDER_FIELDS = {"created_at"}
+
+
+def _fields(node: Node) -> set[str | None]:
+    if isinstance(node, Term):
+        return {node.token.field}
+    if isinstance(node, Not):
+        return _fields(node.operand)
+    return set().union(*(_fields(operand) for operand in node.operands))
+
+
+def compile_search(query: str, *, store: Store) -> Search:
+    """`query` compiled for `store`; a bad query is `400 InvalidField`."""
+    tree = parse(query)
+    if tree is None:
+        return Search(Q(), stepped=False)
+    return Search(_compile(tree, store), stepped=not (_fields(tree) & ORDER_FIELDS))
+
+
 def search_condition(query: str, *, store: Store) -> Q:
     """The Q of `query` (an empty query: every customer); a bad query is `400 InvalidField`."""
-    tree = parse(query)
-    return Q() if tree is None else _compile(tree, store)
+    return compile_search(query, store=store).condition
 
 
 def search_customers(queryset: QuerySet[Customer], *, query: str, store: Store) -> QuerySet[Customer]:

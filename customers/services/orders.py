@@ -24,7 +24,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from customers.emails import email_key, is_written_one_way
-from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry
+from customers.errors import lookalike_email_entry, order_duplicate_name, undialable_phone_entry, unknown_customer_id
 from customers.field_checker import FieldChecker
 from customers.models import Customer, Order, Wishlist
 from customers.phones import MAX_PHONE_INPUT_LENGTH, normalize_phone
@@ -35,7 +35,6 @@ from events import types as event_types
 from events.recording import event_record, order_data, wishlist_data
 from tenants.models import Store
 from twc.api.errors import (
-    invalid_field,
     invalid_json_input,
     required_field_entry,
 )
@@ -211,7 +210,7 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
     if customer_ref:
         customer = customer_find(store=store, ref=customer_ref, with_addresses=False)
         if customer is None:
-            raise invalid_field("customer_id", "No customer has this 'customer_id'.")
+            raise unknown_customer_id()
         return customer
     condition = Q()
     if shopper["email_key"]:
@@ -225,6 +224,27 @@ def _owner(*, store: Store, data: dict, shopper: dict) -> Customer | None:
         if shopper["email_key"] and customer.email_key == shopper["email_key"]:
             return customer
     return matches[0] if matches else None
+
+
+def _owner_locked(*, store: Store, customer: Customer | None, named: bool) -> Customer | None:
+    """The owner's row, locked for the rest of the transaction so that a concurrent merge cannot move
+    the customer's orders while this one is written: when a merge took the customer away meanwhile,
+    its survivor; when it was deleted, no owner (or 400 when the body named it)."""
+    while customer is not None:
+        state = (
+            Customer.objects.select_for_update()
+            .filter(store=store, pk=customer.pk)
+            .values_list("deleted_at", "merged_into_id")
+            .first()
+        )
+        if state is None or state[0] is None:
+            return customer
+        if state[1] is None:
+            if named:
+                raise unknown_customer_id()
+            return None
+        customer = Customer.objects.filter(store=store, pk=state[1]).first()
+    return None
 
 
 def _unknown_fields(data: dict, allowed: set[str], check: FieldChecker) -> None:
@@ -274,7 +294,6 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     customer = _owner(store=store, data=data, shopper=shopper)
     order = Order(
         store=store,
-        customer=customer,
         name=name,
         total_price=price,
         currency=currency.upper(),
@@ -285,6 +304,8 @@ def order_create(*, store: Store, data: Any) -> tuple[Order, Customer | None]:
     )
     try:
         with transaction.atomic():
+            customer = _owner_locked(store=store, customer=customer, named=bool(data.get("customer_id")))
+            order.customer = customer
             order.save(force_insert=True)
             if customer is not None:
                 refresh_order_figures(store_id=store.pk, customer_ids=[customer.pk])
@@ -331,6 +352,7 @@ def wishlist_create(*, store: Store, data: Any) -> tuple[Wishlist, Customer | No
     check.raise_if_failed()
     customer = _owner(store=store, data=data, shopper=shopper)
     with transaction.atomic():
+        customer = _owner_locked(store=store, customer=customer, named=bool(data.get("customer_id")))
         wishlist = Wishlist.objects.create(
             store=store,
             customer=customer,

@@ -196,3 +196,16 @@ def test_the_change_list_refuses_filters_on_the_password_hash(admin_a, shop):
     assert admin_a.get("/admin/customers/customer/?password__startswith=pbkdf2").status_code == 400
     assert admin_a.get("/admin/customers/customer/?password=pbkdf2_sha256$1$salt$hash").status_code == 400
     assert admin_a.get("/admin/customers/customer/?state=disabled").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        CHANGELIST + "?store=%C2%B2",  # "²": str.isdigit() says yes, int() says no
+        CHANGELIST + "?store=99999999999999999999999",
+        "/admin/customers/order/?customer=%C2%B2",
+        "/admin/customers/order/?customer=99999999999999999999999",
+    ],
+)
+def test_id_filters_with_odd_digits_are_answered_not_a_server_error(admin_super, shop, path):
+    page(admin_super, path, status=200)

@@ -93,3 +93,52 @@ def test_concurrent_uploads_sharing_rows_create_each_row_once(creds_a):
     assert len(failures) == (uploaders - 1) * 20
     assert {e["code"] for item in failures for e in item["errors"]} == {"DuplicateField"}
     assert server_errors(responses) == 0
+
+
+def test_crossing_merges_of_one_pair_end_with_one_winner(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    customer_make(store=creds_a.store, id="m-1", email="m1@example.com")
+    customer_make(store=creds_a.store, id="m-2", email="m2@example.com")
+    customer_make(store=creds_a.store, id="m-3", email="m3@example.com")
+    pairs = [("m-1", "m-2"), ("m-2", "m-1"), ("m-3", "m-2"), ("m-2", "m-3")]
+
+    def merge_a_pair(index):
+        into, from_ = pairs[index % len(pairs)]
+        return api_client(token).post("/api/customers/merge", {"into": into, "from": from_})
+
+    responses = run_concurrently(12, merge_a_pair)
+    statuses = status_counts(responses)
+    print(f"\nraces ({connection.vendor}): 12 merges of overlapping pairs -> {dict(statuses)}")
+    assert server_errors(responses) == 0
+    assert set(statuses) <= {200, 404, 409}
+    # m-2 is in every pair: whichever merge won took it or kept it, and no other merge of it won
+    live = set(Customer.objects.filter(deleted_at__isnull=True).values_list("ref", flat=True))
+    merged_away = Customer.objects.filter(merged_into__isnull=False)
+    assert statuses[200] == 3 - len(live) == merged_away.count()
+    assert all(customer.merged_into.deleted_at is None or customer.merged_into.merged_into for customer in merged_away)
+    assert statuses[200] >= 1
+
+
+def test_orders_racing_a_merge_never_land_on_the_merged_away_customer(creds_a):
+    token = fetch_token(creds_a.client_id, creds_a.client_secret)
+    customer_make(store=creds_a.store, id="o-1", email="o1@example.com")
+    customer_make(store=creds_a.store, id="o-2", email="o2@example.com")
+
+    def order_or_merge(index):
+        client = api_client(token)
+        if index == 0:
+            return client.post("/api/customers/merge", {"into": "o-1", "from": "o-2"})
+        return client.post("/api/orders", {"name": f"#{index}", "customer_id": "o-2", "total_price": 1})
+
+    responses = run_concurrently(10, order_or_merge)
+    assert server_errors(responses) == 0
+    assert responses[0].status_code == 200, responses[0].content
+    created = [r for r in responses[1:] if r.status_code == 201]
+    # an order after the merge names a customer that no longer exists: 400, never a lost order
+    assert all(r.status_code in (201, 400) for r in responses[1:])
+    from customers.models import Order
+
+    owners = set(Order.objects.values_list("customer__ref", "customer__deleted_at"))
+    assert owners <= {("o-1", None)}
+    survivor = api_client(token).get("/api/customers/o-1").json()
+    assert survivor["orders_count"] == len(created) == Order.objects.count()

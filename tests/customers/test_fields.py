@@ -115,6 +115,10 @@ def test_unique_keys_are_the_models_constraints():
         for constraint in Customer._meta.constraints
         if isinstance(constraint, UniqueConstraint)
     }
+    # The service's own identifier, never written by a client: unique per store for a sharded
+    # database (tests/test_citus_readiness.py), not one of the keys a client can collide on.
+    server_key = constraints.pop("customers_customer_twc_id_per_store_uniq")
+    assert tuple(server_key.fields) == ("store", "twc_customer_id")
     assert set(constraints) == {key.constraint_name for key in UNIQUE_KEYS}
     for key in UNIQUE_KEYS:
         constraint = constraints[key.constraint_name]

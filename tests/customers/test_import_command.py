@@ -458,3 +458,11 @@ def test_the_summary_names_the_columns_a_shopify_export_has_beyond_ours(store_a,
         + ", ".join(extra[:7])
         + " and 5 more."
     )
+
+
+def test_a_version_in_odd_digits_is_a_rejected_row_not_a_crash(store_a, tmp_path):
+    customer_make(store=store_a, id="c-1", email="a@example.com")
+    path = tmp_path / "versions.csv"
+    path.write_text("id,email,version\nc-1,a@example.com,²\n", encoding="utf-8")
+    out, _ = run_import(path, "--no-progress", "--on-conflict", "update", status=2)
+    assert "version" in out

@@ -1,13 +1,14 @@
 """A real webhook receiver on loopback (http.server in a thread), scripted per request."""
 
 import http.server
+import os
 import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-PORTS = range(8600, 8640)
+PORTS = range(*(int(n) for n in os.environ.get("TEST_WEBHOOK_PORTS", "8600-8640").split("-")))
 
 
 @dataclass

@@ -1,12 +1,14 @@
-"""Keep-alive in events.sender: a connection is reused only after a complete answer, only to the
-address just checked, and a pooled connection the receiver closed is retried on a fresh one."""
+"""Keep-alive in events.sender: a connection is reused only after a complete answer, only while its
+address is still allowed, for at most MAX_CONNECTION_AGE; the name is resolved once per connection,
+not once per POST; a pooled connection the receiver closed is retried on a fresh one."""
 
 import http.server
 import threading
 
 import pytest
 
-from events import sender
+from events import sender, ssrf
+from tests.events.receiver import PORTS
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +46,14 @@ def keepalive():
                 self.wfile.flush()
                 self.close_connection = True
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    for port in PORTS:
+        try:
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            break
+        except OSError:
+            continue
+    else:
+        raise RuntimeError(f"no free port in {PORTS}")
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", seen, control
@@ -83,3 +92,30 @@ def test_the_address_is_checked_before_a_pooled_connection_is_reused(keepalive, 
     outcome = sender.post(url, b"{}", {})
     assert outcome.status is None and outcome.error.startswith("refused")
     assert len(seen) == 1
+
+
+def test_a_name_is_resolved_once_per_connection(keepalive, monkeypatch):
+    url, seen, _ = keepalive
+    resolved = []
+    real = ssrf.resolve
+
+    def counting(host, port):
+        resolved.append(host)
+        return real(host, port)
+
+    monkeypatch.setattr(ssrf, "resolve", counting)
+    url = url.replace("127.0.0.1", "localhost")
+    for _ in range(3):
+        assert sender.post(url, b"{}", {}).delivered
+    assert resolved == ["localhost"] and len(set(seen)) == 1  # one connection, to the address checked then
+
+
+def test_a_connection_is_not_kept_past_its_age(keepalive, monkeypatch):
+    url, seen, _ = keepalive
+    resolved = []
+    real = ssrf.resolve
+    monkeypatch.setattr(ssrf, "resolve", lambda host, port: resolved.append(host) or real(host, port))
+    assert sender.post(url, b"{}", {}).delivered
+    monkeypatch.setattr(sender, "MAX_CONNECTION_AGE", 0.0)
+    assert sender.post(url, b"{}", {}).delivered
+    assert len(resolved) == 2 and len(set(seen)) == 2  # closed, and the name resolved again

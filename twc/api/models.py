@@ -48,3 +48,14 @@ class RateLimitBucket(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class WritePosition(models.Model):
+    """The primary's WAL position after an OAuth application's last write (twc/replica.py), when
+    `REDIS_URL` is not set: reads of that application use the standby only once it has replayed it."""
+
+    application_id = models.BigIntegerField(unique=True)
+    position = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"Write position of application {self.application_id}"

@@ -14,6 +14,7 @@ import base64
 import binascii
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -120,20 +121,36 @@ class Page:
     previous_cursor: str | None
 
 
-def paginate(queryset: QuerySet[Any], *, ordering: Ordering, limit: int, cursor: str | None) -> Page:
-    """One page of `queryset` in `ordering`, at most `limit` rows, with the cursors around it."""
+def first_rows(queryset: QuerySet[Any], count: int) -> list[Any]:
+    return list(queryset[:count])
+
+
+def paginate(
+    queryset: QuerySet[Any],
+    *,
+    ordering: Ordering,
+    limit: int,
+    cursor: str | None,
+    fetch: Callable[[QuerySet[Any], int], list[Any]] = first_rows,
+) -> Page:
+    """One page of `queryset` in `ordering`, at most `limit` rows, with the cursors around it.
+
+    `fetch(ordered, count)` reads the first `count` rows of `queryset` after the cursor, in the
+    page's order; a listing whose filter the planner misjudges reads them its own way (the search).
+    """
     if cursor is None:
-        rows = list(queryset.order_by(*ordering.order_by())[: limit + 1])
+        rows = fetch(queryset.order_by(*ordering.order_by()), limit + 1)
         has_more = len(rows) > limit
         items = rows[:limit]
         return Page(items, _cursor_of(ordering, items[-1], "next") if has_more else None, None)
 
     value, tiebreak, direction = decode_cursor(cursor, ordering)
     backwards = direction == "previous"
-    rows = list(
+    rows = fetch(
         queryset.filter(_after(ordering, value, tiebreak, backwards=backwards)).order_by(
             *ordering.order_by(reverse=backwards)
-        )[: limit + 1]
+        ),
+        limit + 1,
     )
     has_more = len(rows) > limit
     items = rows[:limit]

@@ -34,22 +34,23 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"deliver_webhooks: started (concurrency {options['concurrency']})")
         self.stdout.flush()
+        worker = delivery.Worker(concurrency=options["concurrency"])
         pause = 0.0
-        while not self.stopping:
-            try:
-                busy = delivery.work_once(concurrency=options["concurrency"], stopping=lambda: self.stopping)
-                pause = 0.0
-            except (DatabaseError, InterfaceError) as exc:
-                # A database outage pauses delivery; nothing is lost (leases lapse, cursors did not move).
-                logger.warning("deliver_webhooks: database unavailable (%s); retrying", type(exc).__name__)
-                connections.close_all()
-                pause = min(max(pause * 2, 1.0), 30.0)
-                self.sleep(pause)
-                continue
-            if not busy:
-                if options["until_idle"]:
+        try:
+            while not self.stopping:
+                started = time.monotonic()
+                try:
+                    worker.run(stopping=lambda: self.stopping, until_idle=options["until_idle"], poll=options["poll"])
                     break
-                self.sleep(options["poll"])
+                except (DatabaseError, InterfaceError) as exc:
+                    # A database outage pauses delivery; nothing is lost (leases lapse, cursors did not move).
+                    logger.warning("deliver_webhooks: database unavailable (%s); retrying", type(exc).__name__)
+                    connections.close_all()
+                    pause = 0.0 if time.monotonic() - started > 60 else pause
+                    pause = min(max(pause * 2, 1.0), 30.0)
+                    self.sleep(pause)
+        finally:
+            worker.close()
         self.stdout.write("deliver_webhooks: stopped")
 
     def sleep(self, seconds: float) -> None:
