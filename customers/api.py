@@ -31,7 +31,7 @@ from customers.selectors import customer_get, customer_orders, customer_queryset
 from customers.services.bulk import customers_upload
 from customers.services.lifecycle import customer_invite
 from customers.services.merge import customer_merge
-from tenants.middleware import reads_alias
+from tenants.middleware import request_reads
 from twc.api.bodies import send_email_option
 from twc.api.errors import invalid_field, invalid_json_input
 from twc.api.idempotency import RepliesNotStored, reply_holds
@@ -123,13 +123,15 @@ class CustomerCollectionView(APIView):
         ordering = parse_ordering(params.get("ordering"), CUSTOMER_ORDERINGS, "created_at")
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
-        queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request)),
-            query_params=params,
-            request=request,
-        )
-        page = paginate(queryset, ordering=ordering, limit=limit, cursor=params.get(CURSOR_PARAM))
-        return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
+        with request_reads(request) as using:
+            queryset = filter_customers(
+                customer_queryset(store=request.store, with_addresses=with_addresses, using=using),
+                query_params=params,
+                request=request,
+            )
+            page = paginate(queryset, ordering=ordering, limit=limit, cursor=params.get(CURSOR_PARAM))
+            items = [customer_to_partial_dict(c, fields) for c in page.items]
+        return page_response(request, "customers", page, items)
 
     @operations.create_customer
     def post(self, request):
@@ -160,20 +162,25 @@ class CustomerSearchView(APIView):
         limit = parse_limit(params.get("limit"))
         with_addresses = fields is None or bool(ADDRESS_DEPENDENT_FIELDS.intersection(fields))
         search = compile_search(query, store=request.store)
-        scope = customer_queryset(store=request.store, with_addresses=with_addresses, using=reads_alias(request))
-        if search.stepped:
-            page = paginate(
-                scope,
-                ordering=SEARCH_ORDERING,
-                limit=limit,
-                cursor=params.get(CURSOR_PARAM),
-                fetch=lambda ordered, count: search_rows(ordered, search.condition, count),
-            )
-        else:
-            page = paginate(
-                scope.filter(search.condition), ordering=SEARCH_ORDERING, limit=limit, cursor=params.get(CURSOR_PARAM)
-            )
-        return page_response(request, "customers", page, [customer_to_partial_dict(c, fields) for c in page.items])
+        with request_reads(request) as using:
+            scope = customer_queryset(store=request.store, with_addresses=with_addresses, using=using)
+            if search.stepped:
+                page = paginate(
+                    scope,
+                    ordering=SEARCH_ORDERING,
+                    limit=limit,
+                    cursor=params.get(CURSOR_PARAM),
+                    fetch=lambda ordered, count: search_rows(ordered, search.condition, count),
+                )
+            else:
+                page = paginate(
+                    scope.filter(search.condition),
+                    ordering=SEARCH_ORDERING,
+                    limit=limit,
+                    cursor=params.get(CURSOR_PARAM),
+                )
+            items = [customer_to_partial_dict(c, fields) for c in page.items]
+        return page_response(request, "customers", page, items)
 
 
 class CustomerMergeView(APIView):
@@ -191,12 +198,14 @@ class CustomerCountView(APIView):
     @operations.count_customers
     def get(self, request):
         check_query_params(request.query_params, FILTER_PARAMS, metadata=True)
-        queryset = filter_customers(
-            customer_queryset(store=request.store, with_addresses=False, using=reads_alias(request)),
-            query_params=request.query_params,
-            request=request,
-        )
-        return Response({"count": queryset.count()})
+        with request_reads(request) as using:
+            queryset = filter_customers(
+                customer_queryset(store=request.store, with_addresses=False, using=using),
+                query_params=request.query_params,
+                request=request,
+            )
+            count = queryset.count()
+        return Response({"count": count})
 
 
 class CustomerDetailView(APIView):

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from events import schema, webhooks
 from events.feed import event_feed, event_get, event_to_dict
 from events.webhooks import attempt_to_dict, webhook_to_dict
-from tenants.middleware import reads_alias
+from tenants.middleware import request_reads
 from twc.api.errors import ValidationFailed, unknown_field_entry
 
 FEED_PARAMS = {"after", "types", "limit"}
@@ -20,14 +20,16 @@ class EventListView(APIView):
         unknown = [name for name in params if name not in FEED_PARAMS]
         if unknown:
             raise ValidationFailed(unknown_field_entry(unknown[0]))
-        page = event_feed(
-            store=request.store,
-            after=params.get("after"),
-            types=params.get("types"),
-            limit=params.get("limit"),
-            using=reads_alias(request),
-        )
-        return Response({"events": [event_to_dict(event) for event in page.events], "next": page.next})
+        with request_reads(request) as using:
+            page = event_feed(
+                store=request.store,
+                after=params.get("after"),
+                types=params.get("types"),
+                limit=params.get("limit"),
+                using=using,
+            )
+            events = [event_to_dict(event) for event in page.events]
+        return Response({"events": events, "next": page.next})
 
 
 class EventDetailView(APIView):

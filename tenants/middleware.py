@@ -1,5 +1,6 @@
 """The store of an /api/ request, resolved before any middleware that needs it."""
 
+from contextlib import AbstractContextManager
 from typing import cast
 
 from django.http import HttpRequest
@@ -9,7 +10,7 @@ from tenants.authentication import StoreRequest, resolve_store
 from tenants.permissions import request_scope, token_grants
 from twc.api.idempotency import HEADER as IDEMPOTENCY_KEY_HEADER
 from twc.api.middleware import GetResponse, answers_503_when_database_is_down
-from twc.replica import read_alias
+from twc.replica import replica_reads
 
 IDEMPOTENCY_KEY_META = "HTTP_" + IDEMPOTENCY_KEY_HEADER.upper().replace("-", "_")
 
@@ -40,8 +41,8 @@ class StoreMiddleware:
         return self.get_response(request)
 
 
-def reads_alias(request: HttpRequest) -> str:
-    """The database a read of many rows may use for this request: the standby once it has replayed
-    the last write of the request's OAuth application (twc.replica), else the primary."""
+def request_reads(request: HttpRequest) -> AbstractContextManager[str]:
+    """The database the block's reads of many rows may use for this request: the standby once it
+    has replayed the last write of the request's OAuth application (twc.replica), else the primary."""
     token = getattr(request, "store_token", None)
-    return read_alias(token.application_id if token is not None else None)
+    return replica_reads(token.application_id if token is not None else None)

@@ -1,7 +1,7 @@
 """Reads from the hot standby that never miss the client's own writes (docs/scaling.md, section 2).
 
 With `DATABASE_REPLICA_URL` set there is a `replica` database alias. The list, count, search and
-the event feed read through `read_alias(application_id)`, which names `replica` only when the
+the event feed read inside `replica_reads(application_id)`, which names `replica` only when the
 standby has replayed the last write of that OAuth application:
 
 - after every unsafe /api/ request of an application (`WritePositionMiddleware`) the primary's WAL
@@ -9,23 +9,22 @@ standby has replayed the last write of that OAuth application:
   position in the shared state (Redis when configured, else the `WritePosition` table beside the
   rate limits), keeping the highest one when requests race;
 - a read compares that position with the standby's replay position (`pg_last_wal_replay_lsn()`),
-  which each process caches for `REPLICA_POSITION_CACHE_SECONDS`; when the cached position is
-  behind, it is read once more, and if the standby is still behind the read goes to the primary;
-  a standby that does not answer sends every read to the primary for the next 5 s. A read costs
-  at most one shared-state lookup and one standby query.
+  read in the transaction the read then runs in (so both reach one server, PgBouncer or not); if
+  the standby is behind the read goes to the primary; a standby that does not answer sends every
+  read to the primary for the next 5 s. A read costs one shared-state lookup and one standby query.
 
 Everything else reads and writes the primary (`PrimaryRouter`): the token lookup, single-customer
 reads, every read inside a write. Positions are compared as integers (`0/3000060` -> 0x3000060).
 """
 
 import logging
-import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 
 import redis
 from django.conf import settings
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 from django.db.models import Model
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
@@ -114,59 +113,70 @@ def last_write(application_id: int) -> int:
     return stored.position if stored else 0
 
 
-class _ReplayPosition:
-    """The standby's replay position, read at most once per REPLICA_POSITION_CACHE_SECONDS per process
-    unless a read needs a newer one. After a failover the `replica` alias may reach the new primary
-    (no standby left): its own WAL position is then the answer."""
+class _StandbyHealth:
+    """Whether the standby failed to answer lately: while it did, reads go to the primary without
+    asking it again (a standby that is down can make each attempt wait for PgBouncer's
+    query_wait_timeout)."""
 
-    SQL = "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text"
-
-    # After the standby failed to answer, reads go to the primary for this long without asking it
-    # again: a standby that is down can make each attempt wait (PgBouncer's query_wait_timeout).
     FAILURE_BACKOFF_SECONDS = 5.0
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.position = -1
-        self.read_at = float("-inf")
         self.failed_at = float("-inf")
 
-    def get(self, *, at_least: int) -> int:
-        with self.lock:
-            now = time.monotonic()
-            if now - self.failed_at < self.FAILURE_BACKOFF_SECONDS:
-                return -1
-            fresh = now - self.read_at < settings.REPLICA_POSITION_CACHE_SECONDS
-            if fresh and self.position >= at_least:
-                return self.position
-        position = self.read()
-        with self.lock:
-            self.position, self.read_at = position, time.monotonic()
-            if position < 0:
-                self.failed_at = self.read_at
-        return position
+    def failed_recently(self) -> bool:
+        return time.monotonic() - self.failed_at < self.FAILURE_BACKOFF_SECONDS
 
-    def read(self) -> int:
-        try:
-            with connections[REPLICA].cursor() as cursor:
-                cursor.execute(self.SQL)
-                value = cursor.fetchone()[0]
-        except DatabaseError:
-            # The standby is down or being replaced: read the primary until it answers again.
-            connections[REPLICA].close()
-            return -1
-        return lsn_to_int(value) if value else -1
+    def failed(self) -> None:
+        self.failed_at = time.monotonic()
 
 
-replay_position = _ReplayPosition()
+standby_health = _StandbyHealth()
+# After a failover the `replica` alias may reach the new primary (no standby left): its own WAL
+# position is then the answer.
+REPLAY_POSITION_SQL = (
+    "SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END::text"
+)
 
 
-def read_alias(application_id: int | None) -> str:
-    """`replica` when the standby has replayed the application's last write, else `default`."""
-    if not replica_configured() or application_id is None:
-        return PRIMARY
+def _end(reads: ExitStack) -> None:
+    """End the standby transaction of a read that will not use it; a broken connection is dropped."""
+    try:
+        reads.close()
+    except DatabaseError:
+        connections[REPLICA].close()
+
+
+@contextmanager
+def replica_reads(application_id: int | None) -> Iterator[str]:
+    """The database alias for the reads of the block: `replica` when the standby has replayed the
+    application's last write, else the primary.
+
+    The standby's position is checked inside the transaction that the block's reads then run in, so
+    the check and the reads reach the same server: through PgBouncer's transaction pooling two
+    statements outside one transaction may reach two servers (the switch to a standby that has just
+    rejoined, and is behind, happens between any two of them)."""
+    if not replica_configured() or application_id is None or standby_health.failed_recently():
+        yield PRIMARY
+        return
     needed = last_write(application_id)
-    return REPLICA if replay_position.get(at_least=needed) >= needed >= 0 else PRIMARY
+    reads = ExitStack()
+    alias = PRIMARY
+    try:
+        reads.enter_context(transaction.atomic(using=REPLICA))
+        with connections[REPLICA].cursor() as cursor:
+            cursor.execute(REPLAY_POSITION_SQL)
+            value = cursor.fetchone()[0]
+        if value and lsn_to_int(value) >= needed:
+            alias = REPLICA
+    except DatabaseError:
+        # The standby is down or being replaced: read the primary until it answers again.
+        standby_health.failed()
+        _end(reads)
+        connections[REPLICA].close()
+    if alias == PRIMARY:
+        _end(reads)
+    with reads:
+        yield alias
 
 
 class WritePositionMiddleware:

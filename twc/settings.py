@@ -170,8 +170,6 @@ for _database in DATABASES.values():
         _database["DISABLE_SERVER_SIDE_CURSORS"] = True
         _database.setdefault("OPTIONS", {})["prepare_threshold"] = None  # whatever DATABASE_PREPARE_THRESHOLD says
         _database["OPTIONS"].pop("server_side_binding", None)
-# Seconds the replica's replay position is cached per process (one query per interval, not per read).
-REPLICA_POSITION_CACHE_SECONDS = float(os.environ.get("REPLICA_POSITION_CACHE_SECONDS", "0.2"))
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions + a busy timeout + WAL turn "database is locked" under concurrent
     # writers into waiting (as healthchecks does).

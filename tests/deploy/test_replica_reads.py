@@ -102,7 +102,6 @@ def primary_and_standby():
             "REDIS_URL": "",  # the positions in the database's WritePosition table
             "RATE_LIMIT_ENABLED": "0",
             # Cached as long as the test's pauses, so that each read shows the decision it made.
-            "REPLICA_POSITION_CACHE_SECONDS": "0.2",
         }
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
         made = subprocess.run(
