@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from events import feed, sender, signing
@@ -56,8 +56,8 @@ CLAIM_ROUNDS = 8
 # during the POST, and another worker could send it too): it goes back to the queue.
 SEND_WITHIN = LEASE.total_seconds() - sender.TIMEOUT_SECONDS - 5
 
-# The worker's PostgreSQL session (Worker._prepare_session).
-SESSION_SETTINGS = ("synchronous_commit", "enable_sort")
+# The settings of each of the worker's PostgreSQL transactions (_set_step_settings).
+STEP_SETTINGS_SQL = "SELECT set_config('synchronous_commit', 'off', true), set_config('enable_sort', 'off', true)"
 
 Send = Callable[[str, bytes, dict[str, str]], sender.Outcome]
 
@@ -111,6 +111,20 @@ def _in(values: list) -> str:
 
 
 # --- queueing ----------------------------------------------------------------------------------
+
+
+def _set_step_settings(cursor: Any) -> None:
+    """For this transaction only (SET LOCAL): a commit that does not wait for the WAL flush (see the
+    module's docstring), and no sorts where an index gives the order (a deliveries table analysed
+    while nearly empty made the planner sort the whole queue for every claim: 40 ms a claim with
+    16,000 pending, instead of reading the due index from its start).
+
+    Never for the session: behind PgBouncer's transaction pooling a session setting stays on the
+    server connection for whoever gets it next. An app server's create then committed without
+    waiting for the flush, its answer left before its WAL reached the standby, and the cluster drill
+    lost acknowledged writes and read stale lists."""
+    if connection.vendor == "postgresql":
+        cursor.execute(STEP_SETTINGS_SQL)
 
 
 def dispatch(*, now: dt.datetime | None = None) -> int:
@@ -169,7 +183,7 @@ def _lease_sql() -> str:
     """Lease the next due deliveries: those of enabled subscriptions, not leased, each the earliest
     pending one of its customer to its subscription.
 
-    The worker's session has sorts off (Worker._prepare_session), and both parts are written so
+    The worker's transactions have sorts off (_set_step_settings), and both parts are written so
     that only an index read in order answers them without a sort: the candidates in the due index
     (next_attempt_at, id), each customer's first pending delivery in the order index
     (subscription, customer_key, id). So a claim costs its batch whatever the queue's length and
@@ -395,7 +409,6 @@ class Worker:
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._results: queue.SimpleQueue[tuple[_Job, sender.Outcome | None]] = queue.SimpleQueue()
         self._dropping = False
-        self._prepared_session: object | None = None
         self._threads = [
             threading.Thread(target=self._send_loop, name=f"webhook-{i}", daemon=True) for i in range(concurrency)
         ]
@@ -498,7 +511,6 @@ class Worker:
             raise
         finally:
             self._dropping = False
-            self._reset_session()
         return recorded
 
     def _step(
@@ -506,8 +518,8 @@ class Worker:
     ) -> list[_Job]:
         """One transaction: record what came back, queue new events, claim the next deliveries."""
         now = timezone.now()
-        self._prepare_session()
         with transaction.atomic(), connection.cursor() as cursor:
+            _set_step_settings(cursor)
             _record(cursor, finished, now)
             _release(cursor, dropped)
             if dispatch:
@@ -515,31 +527,6 @@ class Worker:
             claimed = _claim(cursor, claim, now) if claim else []
         send_by = time.monotonic() + SEND_WITHIN
         return [_Job(delivery, send_by) for delivery in claimed]
-
-    def _prepare_session(self) -> None:
-        """This worker's PostgreSQL session, set once per connection: commits that do not wait for the
-        WAL flush (see the module's docstring), and no sorts where an index gives the order: a
-        deliveries table analysed while nearly empty made the planner sort the whole queue for every
-        claim (40 ms a claim with 16,000 pending) instead of reading the due index from its start."""
-        if connection.vendor != "postgresql":
-            return
-        connection.ensure_connection()
-        if connection.connection is not self._prepared_session:
-            with connection.cursor() as cursor:
-                for setting in SESSION_SETTINGS:
-                    cursor.execute(f"SET {setting} TO OFF")
-            self._prepared_session = connection.connection
-
-    def _reset_session(self) -> None:
-        """Back to the server's settings when the run ends (the connection may serve other work)."""
-        if self._prepared_session is not None and connection.connection is self._prepared_session:
-            try:
-                with connection.cursor() as cursor:
-                    for setting in SESSION_SETTINGS:
-                        cursor.execute(f"RESET {setting}")
-            except DatabaseError:
-                pass  # the connection is gone, and the settings with it
-        self._prepared_session = None
 
     def _collect(self, finished: list[tuple[Claimed, sender.Outcome]], dropped: list[int]) -> None:
         """Take what the sending threads have finished (waiting up to 0.1 s for the first)."""

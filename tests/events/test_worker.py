@@ -1,5 +1,6 @@
 """The pipelined worker (events.delivery.Worker): a claimed delivery started too late is given back,
-not sent; the worker's session settings end with its run."""
+not sent; the worker's settings never outlive its transactions (a PgBouncer server connection serves
+other clients next)."""
 
 import pytest
 from django.db import connection
@@ -51,7 +52,7 @@ def test_a_delivery_claimed_too_long_ago_is_given_back_not_sent(store_a, receive
     assert len(receiver.received) == 1
 
 
-def test_the_workers_session_settings_end_with_its_run(store_a, receiver):
+def test_the_workers_settings_never_outlive_its_transactions(store_a, receiver):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's session settings")
     webhook_create(store=store_a, data={"url": receiver.url, "topics": ["*"]})
@@ -66,3 +67,21 @@ def test_the_workers_session_settings_end_with_its_run(store_a, receiver):
         cursor.execute("SHOW enable_sort")
         assert cursor.fetchone()[0] == "on"
     assert len(receiver.received) == 1
+
+
+def test_a_workers_step_leaves_the_session_as_it_found_it(transactional_db):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's settings")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        before = cursor.fetchone()[0]
+    worker = delivery.Worker(concurrency=1)
+    try:
+        worker._step([], [], claim=1, dispatch=True)
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == before
+            cursor.execute("SHOW enable_sort")
+            assert cursor.fetchone()[0] == "on"
+    finally:
+        worker.close()
