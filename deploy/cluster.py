@@ -19,53 +19,39 @@ default 55400). Ports, from the base: +0 monitor, +1 and +2 the PostgreSQL nodes
 Every process is started in its own session (its own process group) and its pid recorded under
 <dir>/pids/; `down` and the drills signal those groups and nothing else. PostgreSQL refuses to run
 as root, so the monitor, the nodes and PgBouncer run as the `postgres` user in directories it owns.
+
+This module keeps the cluster's bookkeeping (ports, pids, the directory), `up`, `down` and the drills;
+cluster_postgres.py starts the monitor and the nodes, cluster_app_tier.py PgBouncer, Redis, the app
+servers, the worker and the balancer, and cluster_system.py holds the packages and the probes.
 """
 
 import argparse
 import json
 import os
-import secrets
 import shutil
 import signal
-import socket
-import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import psycopg
-
-CHECKOUT = Path(__file__).resolve().parent.parent
-DEPLOY = CHECKOUT / "deploy"
-PYTHON = CHECKOUT / ".venv" / "bin" / "python"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-DBNAME = "twc"
-NODES = ("node1", "node2")
-APP_SERVERS = ("app1", "app2")
-# Binary -> Debian package, installed with apt-get when missing.
-PACKAGES = {
-    "/usr/bin/pg_autoctl": "pg-auto-failover-cli",
-    "/usr/lib/postgresql/15/lib/pgautofailover.so": "postgresql-15-auto-failover",
-    "/usr/sbin/haproxy": "haproxy",
-    "/usr/sbin/pgbouncer": "pgbouncer",
-    "/usr/bin/openssl": "openssl",
-    "/usr/bin/psql": "postgresql-client-15",
-}
-# The monitor's failure detection, tuned from its defaults (5 s checks, 2 retries 2 s apart, 20 s
-# without a keeper report, 30 s for the old primary to demote) so that a crashed primary is
-# replaced in seconds. A shorter demote timeout is safe here because commit is synchronous: a
-# primary cut off from the monitor cannot acknowledge a write its standby has not received.
-MONITOR_SETTINGS = {
-    "pgautofailover.health_check_period": "1000",
-    "pgautofailover.health_check_timeout": "1000",
-    "pgautofailover.health_check_max_retries": "1",
-    "pgautofailover.health_check_retry_delay": "500",
-    "pgautofailover.node_considered_unhealthy_timeout": "3000",
-    "pgautofailover.primary_demote_timeout": "3000",
-}
-
+from cluster_app_tier import APP_SERVERS, AppTier
+from cluster_postgres import DBNAME, NODES, PostgresNodes
+from cluster_system import (
+    CHECKOUT,
+    PG_BIN,
+    PYTHON,
+    alive,
+    can_connect,
+    group_alive,
+    http_ok,
+    install_missing_packages,
+    port_free,
+    run_sql,
+    signal_group,
+    wait_until,
+)
 
 # Each component's port: the port base plus its slot; taken ones are replaced from SPARE_PORTS.
 PORT_SLOTS = {"monitor": 0, "node1": 1, "node2": 2, "pgbouncer": 3, "redis": 5, "app1": 10, "app2": 11}
@@ -73,7 +59,7 @@ PORT_SLOTS |= {"lb": 20, "lb_stats": 21}
 SPARE_PORTS = range(30, 50)
 
 
-class Cluster:
+class Cluster(PostgresNodes, AppTier):
     def __init__(self, directory: Path, port_base: int):
         self.dir = directory.resolve()
         self.base = port_base
@@ -208,260 +194,6 @@ class Cluster:
         self.write_env(app_env)
         print(f"cluster up in {time.monotonic() - started:.0f} s: {self.url}  (env: {self.path('env')})")
 
-    def start_monitor(self) -> None:
-        self.claim_port("monitor")
-        data = self.postgres_dir("pg", "monitor")
-        self.start(
-            "monitor",
-            [
-                "pg_autoctl",
-                "create",
-                "monitor",
-                "--pgdata",
-                str(data),
-                "--pgport",
-                str(self.monitor_port),
-                "--hostname",
-                "127.0.0.1",
-                "--auth",
-                "trust",
-                "--no-ssl",
-                "--run",
-            ],
-            as_postgres=True,
-        )
-        wait_until(lambda: can_connect(self.monitor_url), timeout=240, what="the pg_auto_failover monitor")
-        superuser = f"postgres://postgres@127.0.0.1:{self.monitor_port}/pg_auto_failover"
-        with psycopg.connect(superuser, autocommit=True) as monitor:
-            for name, value in MONITOR_SETTINGS.items():
-                monitor.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-            monitor.execute("SELECT pg_reload_conf()")
-
-    def start_node(self, name: str) -> None:
-        self.claim_port(name)
-        data = self.postgres_dir("pg", name)
-        self.start(
-            name,
-            [
-                "pg_autoctl",
-                "create",
-                "postgres",
-                "--pgdata",
-                str(data),
-                "--pgport",
-                str(self.node_ports[name]),
-                "--hostname",
-                "127.0.0.1",
-                "--name",
-                name,
-                "--dbname",
-                DBNAME,
-                "--monitor",
-                self.monitor_url,
-                "--auth",
-                "trust",
-                "--no-ssl",
-                "--run",
-            ],
-            as_postgres=True,
-        )
-
-    def formation(self) -> dict[str, tuple[str, str, int]]:
-        """{node name: (reported state, goal state, port)} as the monitor sees them."""
-        with psycopg.connect(self.monitor_url, connect_timeout=2) as monitor:
-            rows = monitor.execute(
-                "SELECT nodename, reportedstate::text, goalstate::text, nodeport FROM pgautofailover.node"
-            ).fetchall()
-        return {name: (reported, goal, port) for name, reported, goal, port in rows}
-
-    def wait_for_states(self, wanted: dict[str, str], timeout: float, meanwhile=None) -> None:
-        def reached() -> bool:
-            if meanwhile is not None:
-                meanwhile()
-            try:
-                nodes = self.formation()
-            except psycopg.Error:
-                return False
-            return all(nodes.get(n, ("", "", 0))[:2] == (state, state) for n, state in wanted.items())
-
-        wait_until(reached, timeout=timeout, what=f"states {wanted}")
-
-    def primary(self) -> str | None:
-        for name, (reported, goal, _) in self.formation().items():
-            if reported == goal and reported in ("primary", "wait_primary", "single"):
-                return name
-        return None
-
-    def start_pgbouncer(self) -> None:
-        self.claim_port("pgbouncer")
-        directory = self.path("pgbouncer")
-        (directory / "userlist.txt").write_text('"postgres" ""\n')
-        template = (DEPLOY / "pgbouncer.ini").read_text()
-        config = template.replace("$pgbouncer_port", str(self.pgbouncer_port)).replace("$pgbouncer_dir", str(directory))
-        (directory / "pgbouncer.ini").write_text(config)
-        follow = [
-            str(PYTHON),
-            str(DEPLOY / "follow_primary.py"),
-            "--monitor",
-            self.monitor_url,
-            "--databases-file",
-            str(directory / "databases.ini"),
-            "--pgbouncer-port",
-            str(self.pgbouncer_port),
-            "--dbname",
-            DBNAME,
-        ]
-        subprocess.run([*follow, "--once"], check=True)
-        self.start("pgbouncer", ["pgbouncer", str(directory / "pgbouncer.ini")], as_postgres=True)
-        wait_until(lambda: can_connect(self.database_url("twc")), timeout=30, what="PgBouncer")
-        self.start("follow_primary", follow)
-
-    def database_url(self, dbname: str) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.pgbouncer_port}/{dbname}"
-
-    def redis_url(self) -> str:
-        """CLUSTER_REDIS_URL (default: the machine's Redis, db 12) when it answers; else a Redis of
-        the cluster's own."""
-        url = os.environ.get("CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/12")
-        import redis
-
-        try:
-            redis.Redis.from_url(url, socket_timeout=1).ping()
-            return url
-        except redis.RedisError:
-            pass
-        install_missing_packages({"/usr/bin/redis-server": "redis-server"})
-        self.claim_port("redis")
-        self.start(
-            "redis",
-            [
-                "redis-server",
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                str(self.own_redis_port),
-                "--save",
-                "",
-                "--dir",
-                str(self.dir),
-            ],
-        )
-        own = f"redis://127.0.0.1:{self.own_redis_port}/0"
-        wait_until(lambda: redis_answers(own), timeout=20, what="Redis")
-        return own
-
-    def app_env(self, redis_url: str) -> dict[str, str]:
-        secret = self.path("secret_key")
-        if not secret.exists():
-            secret.write_text(secrets.token_urlsafe(48))
-            os.chmod(secret, 0o600)
-        return {
-            "DJANGO_ENV": "production",
-            "DJANGO_SECRET_KEY": secret.read_text(),
-            "DEBUG": "0",
-            "ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "SECURE_PROXY_SSL_HEADER": "HTTP_X_FORWARDED_PROTO,https",
-            # Per-address limits key on the client's address HAProxy writes, not HAProxy's own.
-            "TRUSTED_PROXY_COUNT": "1",
-            "PUBLIC_BASE_URL": self.url,
-            "DATABASE_URL": self.database_url(DBNAME),
-            "DATABASE_REPLICA_URL": self.database_url(f"{DBNAME}_replica"),
-            "DATABASE_PGBOUNCER": "1",
-            "REDIS_URL": redis_url,
-            "REDIS_KEY_PREFIX": f"twc-cluster-{self.base}:",
-            # Two cores shared by everything here: two processes of four threads per server.
-            "WEB_CONCURRENCY": os.environ.get("CLUSTER_WEB_CONCURRENCY", "2"),
-            "GUNICORN_THREADS": os.environ.get("CLUSTER_GUNICORN_THREADS", "4"),
-        }
-
-    def migrate(self, app_env: dict[str, str]) -> None:
-        # Straight to the primary, not through PgBouncer: a migration is one long session.
-        primary = self.primary()
-        direct = {
-            **app_env,
-            "DATABASE_URL": f"postgres://postgres@127.0.0.1:{self.node_ports[primary]}/{DBNAME}",
-            "DATABASE_PGBOUNCER": "0",
-        }
-        direct.pop("DATABASE_REPLICA_URL")
-        subprocess.run(
-            [str(PYTHON), "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=CHECKOUT,
-            env={**os.environ, **direct},
-            check=True,
-        )
-
-    def start_app_server(self, name: str, app_env: dict[str, str]) -> None:
-        self.claim_port(name)
-        bind = f"127.0.0.1:{self.app_ports[name]}"
-        self.start(
-            name,
-            [
-                str(CHECKOUT / ".venv" / "bin" / "gunicorn"),
-                "-c",
-                str(DEPLOY / "gunicorn.conf.py"),
-                "--bind",
-                bind,
-                "twc.wsgi:application",
-            ],
-            env=app_env,
-        )
-
-    def start_balancer(self) -> None:
-        self.claim_port("lb")
-        self.claim_port("lb_stats")
-        key, cert = self.path("tls", "balancer.key"), self.path("tls", "balancer.crt")
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=127.0.0.1",
-                "-addext",
-                "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                "-keyout",
-                str(key),
-                "-out",
-                str(cert),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        self.path("tls", "balancer.pem").write_text(cert.read_text() + key.read_text())
-        env = {
-            "TWC_CLUSTER_DIR": str(self.dir),
-            "TWC_DEPLOY_DIR": str(DEPLOY),
-            "TWC_LB_PORT": str(self.lb_port),
-            "TWC_LB_STATS_PORT": str(self.lb_stats_port),
-            "TWC_APP1_PORT": str(self.app_ports["app1"]),
-            "TWC_APP2_PORT": str(self.app_ports["app2"]),
-        }
-        config = str(DEPLOY / "haproxy.cfg")
-        subprocess.run(["haproxy", "-c", "-q", "-f", config], env={**os.environ, **env}, check=True)
-        self.start("haproxy", ["haproxy", "-W", "-db", "-f", config], env=env)
-
-    def balancer_answers(self) -> bool:
-        return http_ok(f"{self.url}/readyz", cafile=self.path("tls", "balancer.crt"))
-
-    def write_env(self, app_env: dict[str, str]) -> None:
-        """KEY=value lines for `env $(cat .cluster/env) ...`: no value holds a space."""
-        cafile = str(self.path("tls", "balancer.crt"))
-        lines = {"URL": self.url, **app_env, "REQUESTS_CA_BUNDLE": cafile, "CURL_CA_BUNDLE": cafile}
-        for name, port in self.node_ports.items():
-            lines[f"CLUSTER_{name.upper()}_URL"] = f"postgres://postgres@127.0.0.1:{port}/{DBNAME}"
-        lines["CLUSTER_MONITOR_URL"] = self.monitor_url
-        for name, port in self.app_ports.items():
-            lines[f"CLUSTER_{name.upper()}_URL"] = f"http://127.0.0.1:{port}"
-        text = "".join(f"{key}={value}\n" for key, value in lines.items())
-        self.path("env").write_text(text)
-        os.chmod(self.path("env"), 0o600)
-
-    # --- drills ---------------------------------------------------------------------------------
     def kill_app(self, name: str | None = None) -> str:
         name = name or next((n for n in APP_SERVERS if alive(self.pid(n))), None)
         if name is None:
@@ -544,100 +276,6 @@ class Cluster:
                 client.delete(*keys)
         except redis.RedisError:
             pass  # a Redis of the cluster's own is gone with it
-
-
-# --- helpers ------------------------------------------------------------------------------------
-def install_missing_packages(packages: dict[str, str] = PACKAGES) -> None:
-    missing = sorted({package for binary, package in packages.items() if not Path(binary).exists()})
-    if not missing:
-        return
-    print(f"apt-get install {' '.join(missing)}")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", *missing],
-        check=True,
-        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-    )
-
-
-def wait_until(condition, *, timeout: float, what: str, every: float = 0.5) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(every)
-    raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-def can_connect(url: str) -> bool:
-    try:
-        with psycopg.connect(url, connect_timeout=2) as connection:
-            connection.execute("SELECT 1")
-        return True
-    except psycopg.Error:
-        return False
-
-
-def port_free(port: int) -> bool:
-    """Free for a server: SO_REUSEADDR as the servers set it, so a port in TIME_WAIT counts as free."""
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def run_sql(url: str, sql: str) -> None:
-    try:
-        with psycopg.connect(url, connect_timeout=2, autocommit=True) as connection:
-            connection.execute(sql)
-    except psycopg.Error:
-        pass
-
-
-def redis_answers(url: str) -> bool:
-    import redis
-
-    try:
-        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-def http_ok(url: str, cafile: Path | None = None) -> bool:
-    context = ssl.create_default_context(cafile=str(cafile)) if cafile and cafile.exists() else None
-    try:
-        with urllib.request.urlopen(url, timeout=3, context=context) as response:
-            return response.status == 200
-    except (OSError, ValueError):
-        return False
-
-
-def alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].startswith("Z")
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-        return True
-    except (ProcessLookupError, PermissionError):
-        return False
-
-
-def signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def main() -> None:
