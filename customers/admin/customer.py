@@ -26,7 +26,7 @@ from customers.admin.forms import (
     show_refusal_on,
     with_refusal,
 )
-from customers.admin.inlines import AddressInline
+from customers.admin.inlines import AddressInline, address_line
 from customers.admin.merge import MergeActionMixin
 from customers.emails import email_key
 from customers.fields import WRITABLE_MODEL_FIELDS
@@ -268,11 +268,7 @@ class CustomerAdmin(MergeActionMixin, AccountActionsMixin, StoreScopedAdminMixin
     def default_address_summary(self, obj):
         if obj is None or obj.pk is None:
             return "-"
-        address = obj.addresses.filter(is_default=True).first()
-        if address is None:
-            return "-"
-        parts = [address.address1, address.city, address.province_code or address.province, address.country_code]
-        return ", ".join(part for part in parts if part) or f"Address {address.pk}"
+        return address_line(obj.addresses.filter(is_default=True).first())
 
     @admin.display(description="latest orders")
     def orders_summary(self, obj):

@@ -53,3 +53,11 @@ class AddressInline(ScopedInlineMixin, admin.StackedInline):
 
     def get_formset(self, request, obj=None, **kwargs):
         return with_refusal(super().get_formset(request, obj, **kwargs), refusal_shown_on(request))
+
+
+def address_line(address: Address | None) -> str:
+    """One line naming an address on the admin's pages: street, city, province, country."""
+    if address is None:
+        return "-"
+    parts = [address.address1, address.city, address.province_code or address.province, address.country_code]
+    return ", ".join(part for part in parts if part) or f"Address {address.pk}"

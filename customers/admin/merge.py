@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
+from customers.admin.inlines import address_line
 from customers.models import Address, Customer
 from customers.services.merge import FROM, INTO, KEEP_COLUMNS, MergePlan, customers_merge, merge_preview
 from twc.api.errors import ApiError
@@ -54,13 +55,6 @@ def _shown(attribute: str, value) -> str:
     return str(value)
 
 
-def _address_line(address: Address | None) -> str:
-    if address is None:
-        return "-"
-    parts = [address.address1, address.city, address.province_code or address.province, address.country_code]
-    return ", ".join(part for part in parts if part) or f"Address {address.pk}"
-
-
 def preview_rows(plan: MergePlan) -> list[tuple[str, str, str, str]]:
     """(label, survivor's value, merged customer's value, result) for each field of the preview."""
     rows = []
@@ -80,9 +74,9 @@ def preview_rows(plan: MergePlan) -> list[tuple[str, str, str, str]]:
     rows.append(
         (
             "default address",
-            _address_line(into_default),
-            _address_line(from_default),
-            _address_line(addresses.get(plan.default_address_id) if plan.default_address_id else None),
+            address_line(into_default),
+            address_line(from_default),
+            address_line(addresses.get(plan.default_address_id) if plan.default_address_id else None),
         )
     )
     rows.append(
