@@ -30,6 +30,7 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 
 from twc.api import shared_state
+from twc.api.middleware import answers_503_when_database_is_down
 from twc.api.models import WritePosition
 
 logger = logging.getLogger("twc.replica")
@@ -189,6 +190,9 @@ class WritePositionMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]):
         self.get_response = get_response
 
+    # The primary can fail between the write's commit and the position's read: that is a 503 (the
+    # client retries; its Idempotency-Key replays the write), never an answer whose position is lost.
+    @answers_503_when_database_is_down
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
         if not replica_configured() or request.method not in self.UNSAFE or response.status_code >= 400:

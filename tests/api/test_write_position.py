@@ -29,3 +29,17 @@ def test_the_primary_position_is_read_from_postgresql():
         cursor.execute("SELECT pg_current_wal_lsn()::text")
         before = replica.lsn_to_int(cursor.fetchone()[0])
     assert replica.primary_position() >= before > 0
+
+
+def test_a_primary_lost_before_the_position_is_read_is_a_503(api_a, monkeypatch):
+    from django.db import OperationalError
+
+    def primary_gone(application_id):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(replica, "replica_configured", lambda: True)
+    monkeypatch.setattr(replica, "remember_write", primary_gone)
+    response = api_a.post("/api/customers", {"id": "c-1", "email": "a@example.com"})
+    assert response.status_code == 503, response.content
+    assert response.json()["errors"][0]["code"] == "ServiceUnavailable"
+    assert int(response["Retry-After"]) >= 1
