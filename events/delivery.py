@@ -13,13 +13,16 @@ customer to the same subscription exists (one in flight is still pending); other
 wait.
 
 The worker (`Worker`) keeps its sending threads busy: while they POST, its own thread records the
-answers that came back and claims the next deliveries, in one short transaction per step, so the
-database's work overlaps the POSTs instead of alternating with them. Its transactions commit with
+answers that came back and claims the next deliveries, in one short transaction per step (one
+round trip on PostgreSQL, _step_transaction), so the database's work overlaps the POSTs instead of
+alternating with them; it wakes once per batch of answers, not for each. Its transactions commit with
 `synchronous_commit` off on PostgreSQL: they only move the queue's bookkeeping (the events
 themselves were committed durably by the writes that recorded them), and a server crash that lost
 the last of them would only repeat a delivery (at least once), never lose one.
 """
 
+import collections
+import contextlib
 import datetime as dt
 import logging
 import queue
@@ -27,11 +30,12 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -49,9 +53,13 @@ MAX_RETRY_AFTER = 86400
 FAILING_DISABLES_AFTER = dt.timedelta(days=3)
 LEASE = dt.timedelta(seconds=120)
 DISPATCH_BATCH = 1000
-# A worker holds at most this many rounds of `concurrency` POSTs claimed: 8 rounds of the 10 s
-# deadline (80 s) stay within LEASE even when every receiver hangs.
-CLAIM_ROUNDS = 8
+# A worker holds at most this many rounds of `concurrency` POSTs claimed, and claims again once
+# half are back: 32 rounds (256 at concurrency 8) spread a step's fixed cost (its round trip, the
+# planning of its statements, its commit) over about 128 deliveries, and still feed the threads
+# for some 40 ms at 3,000 a second while the next step runs (8 rounds: 0.44-0.46 of the floor in
+# bench/events.py, 32: 0.50-0.60). When receivers hang (10 s each), what the threads cannot start
+# within SEND_WITHIN goes back to the queue unsent.
+CLAIM_ROUNDS = 32
 # A claimed delivery not started within this long of its claim is not sent (its lease would lapse
 # during the POST, and another worker could send it too): it goes back to the queue.
 SEND_WITHIN = LEASE.total_seconds() - sender.TIMEOUT_SECONDS - 5
@@ -77,9 +85,9 @@ class Subscription:
     failing_since: dt.datetime | None
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery leased to this worker, with what its request needs."""
+class Claimed(NamedTuple):
+    """A delivery leased to this worker, with what its request needs (a tuple: a claim builds
+    hundreds of them at a time, in the thread the sending threads wait on)."""
 
     id: int
     attempts: int  # before this attempt
@@ -97,8 +105,8 @@ def _db_time(value: dt.datetime) -> Any:
 
 def _aware(value: dt.datetime | None) -> dt.datetime | None:
     """A datetime read with a raw cursor: SQLite gives it naive (in UTC)."""
-    if value is not None and timezone.is_naive(value):
-        return timezone.make_aware(value, dt.UTC)
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
     return value
 
 
@@ -108,6 +116,41 @@ def _uuid_text(value: Any) -> str:
 
 def _in(values: list) -> str:
     return ", ".join(["%s"] * len(values))
+
+
+@contextlib.contextmanager
+def _step_transaction() -> Iterator[None]:
+    """The transaction of a worker's step. On PostgreSQL, outside any caller's transaction (the
+    worker's case), in psycopg's pipeline mode: BEGIN, the step's statements and COMMIT go to the
+    server together and their answers come back together at the end of the block, one round trip
+    instead of five. Each round trip cost the worker's thread a wait for the GIL behind its sending
+    threads (a third of a step's time in a profile). BEGIN and COMMIT are sent as statements: both
+    Django's atomic (it switches autocommit) and psycopg's transaction() wait for the server at
+    their edges in a pipeline (four round trips in all, tests/events/test_worker.py counts them).
+
+    A statement that fails aborts the rest (COMMIT included): its error is raised when the block
+    ends, as Django's DatabaseError, and the transaction is rolled back. Elsewhere (SQLite, or
+    within a caller's atomic block, as in tests) Django's atomic."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        with transaction.atomic():
+            yield
+        return
+    connection.ensure_connection()
+    raw = connection.connection
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            raw.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                raw.execute("ROLLBACK")
+                raise
+            raw.execute("COMMIT")
+    except BaseException:
+        if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with connection.wrap_database_errors:
+                raw.rollback()
+        raise
 
 
 # --- queueing ----------------------------------------------------------------------------------
@@ -139,16 +182,18 @@ def dispatch(*, now: dt.datetime | None = None) -> int:
 def _dispatch(cursor: Any, now: dt.datetime) -> int:
     """Each subscription's next events (up to DISPATCH_BATCH) become deliveries in one INSERT ... SELECT."""
     queued = 0
-    subscriptions = list(
-        WebhookSubscription.objects.select_for_update(skip_locked=True)
-        .filter(enabled=True)
-        .order_by("id")
-        .values_list("id", "store_id", "topics", "cursor_xid", "cursor_seq")
+    # In SQL, not the ORM's select_for_update: the worker's pipelined step is psycopg's transaction,
+    # which Django does not see (_step_transaction).
+    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    cursor.execute(
+        f"SELECT id, store_id, topics, cursor_xid, cursor_seq FROM {SUBSCRIPTIONS} WHERE enabled ORDER BY id {lock}"
     )
+    subscriptions = cursor.fetchall()
     pk = WebhookSubscription._meta.pk
     assert pk is not None
     at = _db_time(now)
-    for subscription_id, store_id, topics, cursor_xid, cursor_seq in subscriptions:
+    for subscription_id, store_id, topics_json, cursor_xid, cursor_seq in subscriptions:
+        topics = orjson.loads(topics_json)
         position = (cursor_xid, cursor_seq)
         batch = feed.settled(feed.after_position(Event.objects.filter(store_id=store_id), position))
         last = list(batch.order_by("xid", "seq").values_list("xid", "seq")[:DISPATCH_BATCH])
@@ -221,29 +266,36 @@ _CLAIMED_JOINS = f"JOIN {EVENTS} e ON e.seq = c.event_id JOIN {SUBSCRIPTIONS} s 
 
 def claim(*, limit: int, now: dt.datetime | None = None) -> list[Claimed]:
     """Lease up to `limit` due deliveries to this worker (committed before anything is sent)."""
+    now = now or timezone.now()
     with transaction.atomic(), connection.cursor() as cursor:
-        return _claim(cursor, limit, now or timezone.now())
+        rows = _lease(cursor, limit, now)
+        return _claimed(cursor.fetchall() if rows is None else rows, now)
 
 
-def _claim(cursor: Any, limit: int, now: dt.datetime) -> list[Claimed]:
-    """On PostgreSQL one statement (the lease in a CTE, joined to the events and subscriptions); on
-    SQLite the lease, then the join."""
+def _lease(cursor: Any, limit: int, now: dt.datetime) -> list[tuple] | None:
+    """Lease due deliveries. On PostgreSQL one statement (the lease in a CTE, joined to the events
+    and subscriptions) whose rows the caller reads from `cursor` (returns None: in the worker's
+    pipelined step they arrive with the commit); on SQLite the lease, then the join (returns the rows)."""
     params = [_db_time(now + LEASE), _db_time(now), _db_time(now), limit]
     if connection.vendor == "postgresql":
         cursor.execute(f"WITH c AS ({_lease_sql()}) SELECT {_CLAIMED_COLUMNS} FROM c {_CLAIMED_JOINS}", params)
-        rows = sorted(cursor.fetchall(), key=lambda row: row[0])
-    else:
-        cursor.execute(_lease_sql(), params)
-        ids = [row[0] for row in cursor.fetchall()]
-        if not ids:
-            return []
-        cursor.execute(
-            f"SELECT {_CLAIMED_COLUMNS} FROM {DELIVERIES} c {_CLAIMED_JOINS} WHERE c.id IN ({_in(ids)})", ids
-        )
-        rows = sorted(cursor.fetchall(), key=lambda row: row[0])
+        return None
+    cursor.execute(_lease_sql(), params)
+    ids = [row[0] for row in cursor.fetchall()]
+    if not ids:
+        return []
+    cursor.execute(f"SELECT {_CLAIMED_COLUMNS} FROM {DELIVERIES} c {_CLAIMED_JOINS} WHERE c.id IN ({_in(ids)})", ids)
+    rows: list[tuple] = cursor.fetchall()
+    return rows
+
+
+def _claimed(rows: list[tuple], now: dt.datetime) -> list[Claimed]:
+    """The leased rows (_CLAIMED_COLUMNS) as deliveries to send, in id order."""
     subscriptions: dict[Any, Subscription] = {}
     claimed = []
-    for delivery_id, attempts, event_key, type_, occurred_at, data, subscription_id, *subscription_row in rows:
+    for delivery_id, attempts, event_key, type_, occurred_at, data, subscription_id, *subscription_row in sorted(
+        rows, key=lambda row: row[0]
+    ):
         subscription = subscriptions.get(subscription_id)
         if subscription is None:
             url, secret, previous, previous_until, failing_since = subscription_row
@@ -293,58 +345,78 @@ def next_delay(attempts: int, retry_after: float | None) -> float | None:
 
 
 _ATTEMPT_COLUMNS = "delivery_id, subscription_id, event_id, attempt, status_code, error, duration_ms, attempted_at"
+# The outcomes come as one JSON array of rows (_outcome_rows): psycopg writing seven arrays out
+# element by element cost 6.6 us a delivery in the worker's thread, orjson 0.1. A delivery deleted
+# meanwhile (its subscription was) is neither updated nor given an attempt: the attempts are those
+# of the deliveries the UPDATE locked and changed.
 _PG_RECORD = f"""
-    WITH delivered AS (
-        UPDATE {DELIVERIES} SET state = 'delivered', finished_at = %s, leased_until = NULL, attempts = attempts + 1
-        WHERE id = ANY(%s::bigint[])
+    WITH a AS (
+        SELECT (r->>0)::bigint AS delivery_id, (r->>1)::uuid AS subscription_id, (r->>2)::uuid AS event_id,
+               (r->>3)::int AS attempt, (r->>4)::int AS status_code, r->>5 AS error, (r->>6)::int AS duration_ms,
+               r->>7 AS state, (r->>8)::timestamptz AS next_attempt_at
+        FROM jsonb_array_elements(%s::jsonb) AS r
+    ), recorded AS (
+        UPDATE {DELIVERIES} d
+        SET state = a.state, attempts = a.attempt, leased_until = NULL,
+            next_attempt_at = coalesce(a.next_attempt_at, d.next_attempt_at),
+            finished_at = CASE WHEN a.state = 'pending' THEN NULL ELSE %s::timestamptz END
+        FROM a WHERE d.id = a.delivery_id
+        RETURNING d.id
     )
     INSERT INTO {ATTEMPTS} ({_ATTEMPT_COLUMNS})
-    SELECT a.*, %s::timestamptz
-    FROM unnest(%s::bigint[], %s::uuid[], %s::uuid[], %s::int[], %s::int[], %s::text[], %s::int[]) AS a
+    SELECT a.delivery_id, a.subscription_id, a.event_id, a.attempt, a.status_code, a.error, a.duration_ms,
+           %s::timestamptz
+    FROM a JOIN recorded ON recorded.id = a.delivery_id
+"""
+# SQLite (no writing CTEs): the same rows, in two statements; its writers are serialised, so no
+# delivery can go between them.
+_SQLITE_RECORD_DELIVERIES = f"""
+    UPDATE {DELIVERIES}
+    SET state = a.state, attempts = a.attempt, leased_until = NULL,
+        next_attempt_at = coalesce(a.next_attempt_at, {DELIVERIES}.next_attempt_at),
+        finished_at = CASE WHEN a.state = 'pending' THEN NULL ELSE %s END
+    FROM (SELECT value->>0 AS delivery_id, value->>3 AS attempt, value->>7 AS state, value->>8 AS next_attempt_at
+          FROM json_each(%s)) AS a
+    WHERE {DELIVERIES}.id = a.delivery_id
+"""
+_SQLITE_RECORD_ATTEMPTS = f"""
+    INSERT INTO {ATTEMPTS} ({_ATTEMPT_COLUMNS})
+    SELECT value->>0, value->>1, value->>2, value->>3, value->>4, value->>5, value->>6, %s FROM json_each(%s)
+    WHERE value->>0 IN (SELECT id FROM {DELIVERIES})
 """
 
 
+def _outcome_rows(results: list[tuple[Claimed, sender.Outcome]], now: dt.datetime) -> list[list]:
+    """Per attempt: delivery, subscription, event, attempt number, status, error, duration, and the
+    delivery's next state: delivered, pending again (with its next attempt's time) or failed."""
+    rows = []
+    for d, o in results:
+        attempt = d.attempts + 1
+        state, next_attempt_at = "delivered", None
+        if not o.delivered:
+            delay = next_delay(attempt, o.retry_after)
+            if delay is None:
+                state = "failed"
+            else:
+                state, next_attempt_at = "pending", _db_time(now + dt.timedelta(seconds=delay))
+        rows.append(
+            [d.id, d.subscription.id, d.event_key, attempt, o.status, o.error, o.duration_ms, state, next_attempt_at]
+        )
+    return rows
+
+
 def _record(cursor: Any, results: list[tuple[Claimed, sender.Outcome]], now: dt.datetime) -> None:
-    """The attempts in one INSERT, the delivered ones in one UPDATE; a failed delivery's next attempt
-    (or giving up) one UPDATE each; a 410 or 3 days of failures disable the subscription."""
+    """What came back, in one statement on PostgreSQL: each attempt's row, and its delivery
+    delivered, due again later, or given up; then the subscriptions' failing streaks."""
     if not results:
         return
     at = _db_time(now)
-    rows = [
-        (d.id, d.subscription.id, d.event_key, d.attempts + 1, o.status, o.error, o.duration_ms, at) for d, o in results
-    ]
-    delivered = [d.id for d, o in results if o.delivered]
+    rows = orjson.dumps(_outcome_rows(results, now)).decode()
     if connection.vendor == "postgresql":
-        # One statement of constant text (psycopg parses each new query text anew): the attempts as
-        # arrays, the delivered ones marked in a CTE (PostgreSQL runs it whether or not it is read).
-        columns = list(zip(*rows, strict=True))
-        cursor.execute(_PG_RECORD, [at, delivered, at, *(list(column) for column in columns[:7])])
+        cursor.execute(_PG_RECORD, [rows, at, at])
     else:
-        cursor.execute(
-            f"INSERT INTO {ATTEMPTS} ({_ATTEMPT_COLUMNS}) VALUES " + ", ".join([f"({_in(list(rows[0]))})"] * len(rows)),
-            [value for row in rows for value in row],
-        )
-        if delivered:
-            cursor.execute(
-                f"UPDATE {DELIVERIES} SET state = 'delivered', finished_at = %s, leased_until = NULL, "
-                f"attempts = attempts + 1 WHERE id IN ({_in(delivered)})",
-                [at, *delivered],
-            )
-    for d, o in results:
-        if o.delivered:
-            continue
-        delay = next_delay(d.attempts + 1, o.retry_after)
-        if delay is None:
-            cursor.execute(
-                f"UPDATE {DELIVERIES} SET state = 'failed', finished_at = %s, leased_until = NULL, attempts = %s "
-                "WHERE id = %s",
-                [at, d.attempts + 1, d.id],
-            )
-        else:
-            cursor.execute(
-                f"UPDATE {DELIVERIES} SET next_attempt_at = %s, leased_until = NULL, attempts = %s WHERE id = %s",
-                [_db_time(now + dt.timedelta(seconds=delay)), d.attempts + 1, d.id],
-            )
+        cursor.execute(_SQLITE_RECORD_ATTEMPTS, [at, rows])
+        cursor.execute(_SQLITE_RECORD_DELIVERIES, [at, rows])
     _record_subscriptions(cursor, results, now)
 
 
@@ -391,8 +463,7 @@ def _release(cursor: Any, ids: list[int]) -> None:
 # --- the worker --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Job:
+class _Job(NamedTuple):
     delivery: Claimed
     send_by: float  # time.monotonic(): not started after it
 
@@ -405,9 +476,13 @@ class Worker:
         self.concurrency = concurrency
         self.send = send
         self.capacity = concurrency * CLAIM_ROUNDS
+        self.refill_at = self.capacity // 2  # claimed and not yet back: at or below it, claim again
         self.recorded = 0  # attempts recorded since the start (the benchmark reads it)
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._results: queue.SimpleQueue[tuple[_Job, sender.Outcome | None]] = queue.SimpleQueue()
+        # What the sending threads finished: appended by them, taken by the loop (_collect).
+        self._results: collections.deque[tuple[_Job, sender.Outcome | None]] = collections.deque()
+        self._back = threading.Event()  # set by a sending thread once `_wake_when` results wait
+        self._wake_when = 1
         self._dropping = False
         self._threads = [
             threading.Thread(target=self._send_loop, name=f"webhook-{i}", daemon=True) for i in range(concurrency)
@@ -430,7 +505,9 @@ class Worker:
                     outcome = self.send(job.delivery.subscription.url, body, headers)
                 except Exception:  # a bug must not kill the thread; the lease lapses, it is sent again
                     logger.exception("webhook delivery %s: sending failed", job.delivery.id)
-            self._results.put((job, outcome))
+            self._results.append((job, outcome))
+            if len(self._results) >= self._wake_when:
+                self._back.set()
 
     def run(
         self,
@@ -465,7 +542,7 @@ class Worker:
                 now_mono = time.monotonic()
                 want_claim = (
                     not stop
-                    and unfinished <= self.capacity // 2
+                    and unfinished <= self.refill_at
                     and (
                         more_due
                         or short_without_queueing
@@ -474,7 +551,7 @@ class Worker:
                     )
                 )
                 want_record = bool(finished or dropped) and (
-                    want_claim or unfinished == 0 or len(finished) >= self.capacity // 2
+                    want_claim or unfinished == 0 or len(finished) >= self.refill_at
                 )
                 if want_claim or want_record:
                     # New events are queued when the due deliveries ran short, so the queue table holds
@@ -501,8 +578,11 @@ class Worker:
                                 break
                             self._sleep(poll, stopping, deadline)
                             continue
-                if outstanding > len(finished) + len(dropped):
-                    self._collect(finished, dropped)
+                unfinished = outstanding - len(finished) - len(dropped)
+                if unfinished > 0:
+                    # Back to the claim when enough are back to claim again (or all are), not per POST.
+                    refill = self.refill_at
+                    self._collect(finished, dropped, wanted=unfinished - refill if unfinished > refill else unfinished)
                 elif not want_claim:
                     self._sleep(max(0.0, claimed_at + poll - time.monotonic()), stopping, deadline)
         except BaseException:
@@ -518,36 +598,42 @@ class Worker:
     ) -> list[_Job]:
         """One transaction: record what came back, queue new events, claim the next deliveries."""
         now = timezone.now()
-        with transaction.atomic(), connection.cursor() as cursor:
-            _set_step_settings(cursor)
-            _record(cursor, finished, now)
-            _release(cursor, dropped)
-            if dispatch:
-                _dispatch(cursor, now)
-            claimed = _claim(cursor, claim, now) if claim else []
+        with connection.cursor() as cursor:
+            with _step_transaction():
+                _set_step_settings(cursor)
+                _record(cursor, finished, now)
+                _release(cursor, dropped)
+                if dispatch:
+                    _dispatch(cursor, now)
+                rows = _lease(cursor, claim, now) if claim else []
+            claimed = _claimed(cursor.fetchall() if rows is None else rows, now)
         send_by = time.monotonic() + SEND_WITHIN
         return [_Job(delivery, send_by) for delivery in claimed]
 
-    def _collect(self, finished: list[tuple[Claimed, sender.Outcome]], dropped: list[int]) -> None:
-        """Take what the sending threads have finished (waiting up to 0.1 s for the first)."""
-        try:
-            item = self._results.get(timeout=0.1)
-        except queue.Empty:
-            return
-        while True:
-            job, outcome = item
+    def _collect(self, finished: list[tuple[Claimed, sender.Outcome]], dropped: list[int], *, wanted: int) -> None:
+        """Take what the sending threads have finished, once `wanted` are back (or after 0.1 s).
+
+        The loop wakes once a batch: woken for each POST that came back, its thread took the GIL
+        from the sending threads thousands of times a second for a result or two each time."""
+        self._await(wanted, 0.1)
+        while self._results:
+            job, outcome = self._results.popleft()
             if outcome is None:
                 dropped.append(job.delivery.id)
             else:
                 finished.append((job.delivery, outcome))
-            try:
-                item = self._results.get_nowait()
-            except queue.Empty:
-                return
+
+    def _await(self, count: int, seconds: float) -> None:
+        """Until `count` results wait, or `seconds` pass (an append and its check by a sending
+        thread are each atomic: a result appended after the length is read sets the event)."""
+        self._wake_when = count
+        self._back.clear()
+        if len(self._results) < count:
+            self._back.wait(seconds)
 
     def _wait_for(self, count: int) -> None:
-        for _ in range(count):
-            self._results.get()
+        while len(self._results) < count:
+            self._await(count, 0.1)
 
     @staticmethod
     def _sleep(seconds: float, stopping: Callable[[], bool] | None, deadline: float | None) -> None:

@@ -6,7 +6,7 @@ import pytest
 from django.db import connection
 
 from events import delivery, sender
-from events.models import WebhookAttempt, WebhookDelivery
+from events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from events.webhooks import webhook_create
 from tests.events.receiver import Receiver, start
 from tests.events.test_feed import wait_settled
@@ -85,3 +85,82 @@ def test_a_workers_step_leaves_the_session_as_it_found_it(transactional_db):
             assert cursor.fetchone()[0] == "on"
     finally:
         worker.close()
+
+
+def _claim_two(store, receiver):
+    """A worker that has queued and claimed two customers' first events (one step)."""
+    webhook_create(store=store, data={"url": receiver.url, "topics": ["*"]})
+    customer_make(store=store, id="c-1", email="a@x.com")
+    customer_make(store=store, id="c-2", email="b@x.com")
+    wait_settled()
+    worker = delivery.Worker(concurrency=1)
+    jobs = worker._step([], [], claim=10, dispatch=True)
+    assert len(jobs) == 2
+    return worker, [(job.delivery, sender.Outcome(200, "", 3)) for job in jobs]
+
+
+def test_a_steady_step_reaches_postgresql_in_one_round_trip(store_a, receiver, monkeypatch):
+    """Record and claim in one pipeline: a single Sync, and no result waited for before it."""
+    if connection.vendor != "postgresql":
+        pytest.skip("psycopg's pipeline mode")
+    from psycopg._pipeline_base import BasePipeline
+
+    worker, results = _claim_two(store_a, receiver)
+    syncs, flushes = [], []
+    enqueue_sync, fetch_gen = BasePipeline._enqueue_sync, BasePipeline._fetch_gen
+    monkeypatch.setattr(BasePipeline, "_enqueue_sync", lambda self: syncs.append(1) or enqueue_sync(self))
+    monkeypatch.setattr(
+        BasePipeline, "_fetch_gen", lambda self, *, flush: (flush and flushes.append(1)) or fetch_gen(self, flush=flush)
+    )
+    try:
+        assert worker._step(results, [], claim=10, dispatch=False) == []
+    finally:
+        monkeypatch.undo()
+        worker.close()
+    assert (len(syncs), len(flushes)) == (1, 1)  # the pipeline's end: one Sync, its answers read once
+    assert sorted(WebhookDelivery.objects.values_list("state", "attempts")) == [("delivered", 1)] * 2
+    assert WebhookAttempt.objects.filter(status_code=200).count() == 2
+
+
+def test_a_failed_statement_rolls_the_whole_step_back(store_a, receiver, monkeypatch):
+    """On PostgreSQL the error arrives with the pipeline's end, after COMMIT was queued: nothing of
+    the step is kept, the error is Django's, and the connection is usable (no transaction left open)."""
+    from django.db import DatabaseError
+
+    worker, results = _claim_two(store_a, receiver)
+    real_release = delivery._release
+
+    def release_failing(cursor, ids):
+        real_release(cursor, ids)
+        cursor.execute("SELECT * FROM no_such_table")
+
+    monkeypatch.setattr(delivery, "_release", release_failing)
+    try:
+        with pytest.raises(DatabaseError):
+            worker._step(results, [], claim=10, dispatch=False)
+    finally:
+        worker.close()
+    assert sorted(WebhookDelivery.objects.values_list("state", "attempts")) == [("pending", 0)] * 2
+    assert not WebhookAttempt.objects.exists()
+    if connection.vendor == "postgresql":
+        from psycopg.pq import TransactionStatus
+
+        assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+
+
+def test_a_delivery_whose_subscription_was_deleted_meanwhile_is_skipped(store_a, receiver):
+    """Deleted mid-POST with its subscription: the others of the step are recorded, and no attempt
+    refers to a delivery that is gone."""
+    from events.webhooks import webhook_delete
+
+    worker, results = _claim_two(store_a, receiver)
+    other, _ = webhook_create(store=store_a, data={"url": receiver.url, "topics": ["*"]})
+    gone = results[0][0].subscription.id
+    webhook_delete(store=store_a, webhook_id=str(gone))
+    try:
+        worker._step(results, [], claim=0, dispatch=False)
+    finally:
+        worker.close()
+    assert not WebhookDelivery.objects.filter(subscription_id=gone).exists()
+    assert not WebhookAttempt.objects.exists()
+    assert WebhookSubscription.objects.filter(pk=other.pk).exists()
