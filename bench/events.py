@@ -1,8 +1,8 @@
 """Events and webhooks against their floors, in-process on PostgreSQL (one run; a few minutes):
 
     .venv/bin/python bench/events.py [--deliveries 12000] [--slices 4] [--concurrency 8]
-                                     [--memory 100000] [--memory-seconds 120] [--feed 200000]
-                                     [--port 8701] [--profile]
+                                     [--memory 100000] [--memory-seconds 120] [--vacuum-seconds 30]
+                                     [--feed 200000] [--port 8701] [--profile]
 
 1. delivery throughput: --slices rounds, each a slice of the floor then a slice of the worker on as
    many fresh events (--deliveries in all), queued for one subscription ("*") to a local receiver
@@ -14,7 +14,8 @@
    the CPU per POST of this process, the receiver and the worker's PostgreSQL backend.
 2. memory: --memory events queued (1,000,000 for issue #14's figure) and drained by one worker
    (stopped after --memory-seconds), its RSS sampled every second: start, max and end, and the
-   throughput.
+   throughput over each tenth of the run. On a server with autovacuum off, the queue's table is
+   vacuumed every --vacuum-seconds meanwhile, as autovacuum would (start_vacuuming).
 3. the feed: GET /api/events?limit=1000 (full middleware stack, test client) at the start, the
    middle and the end of a feed of --feed events: the same cost at any depth.
 
@@ -304,11 +305,14 @@ def memory(args, store_id: int, subscription) -> None:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    vacuums = start_vacuuming(running, args.vacuum_seconds)
     try:
         done = worker.run(until_idle=True, timeout=args.memory_seconds)
     finally:
         running.clear()
         sampler.join()
+        if vacuums is not None:
+            vacuums.join()
         worker.close()
     elapsed = time.monotonic() - started
     samples.append((elapsed, done, rss_mb()))
@@ -318,10 +322,52 @@ def memory(args, store_id: int, subscription) -> None:
     print(f"  memory: {done:,} of {args.memory:,} queued events delivered in {elapsed:.0f} s ({done / elapsed:,.0f}/s)")
     for label, (at, count, rss) in (("start", samples[0]), ("max", peak), ("end", samples[-1])):
         print(f"    RSS at the {label:5} ({at:6.0f} s, {count:>9,} delivered)   {rss:6.1f} MB")
-    tail = [f"{rss:.1f}" for _, _, rss in samples[:: max(1, len(samples) // 10)]]
-    print(f"    RSS every {max(1, len(samples) // 10)} s: {' '.join(tail)} MB")
+    step = max(1, len(samples) // 10)
+    tail = [f"{rss:.1f}" for _, _, rss in samples[::step]]
+    print(f"    RSS every {step} s: {' '.join(tail)} MB")
+    tenths = samples[::step] + ([samples[-1]] if (len(samples) - 1) % step else [])
+    rates = [f"{(b[1] - a[1]) / (b[0] - a[0]):,.0f}" for a, b in zip(tenths, tenths[1:], strict=False) if b[0] > a[0]]
+    print(f"    deliveries/s in each of those spans: {' '.join(rates)}")
     growth = samples[-1][2] - after_warmup[0][2]
     print(f"    {'ok' if growth < 5 else 'GREW'}  from 10% delivered to the end: {growth:+.1f} MB")
+
+
+def start_vacuuming(running: threading.Event, seconds: float) -> threading.Thread | None:
+    """On a server with autovacuum off (this development machine's is: `SHOW autovacuum`), VACUUM
+    the queue's table every `seconds` from a connection of its own, as autovacuum would: each
+    delivery leaves two dead row versions (its lease, its record), and without vacuum the due and
+    order indexes (partial, on pending rows) fill with entries every claim must step over."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        if cursor.fetchone()[0] == "on" or seconds <= 0:
+            return None
+    print(f"    (autovacuum is off on this server: the queue's table is vacuumed every {seconds:.0f} s)")
+
+    def vacuum():
+        from django.db import connection
+
+        try:
+            while not _stopped(running, seconds):
+                with connection.cursor() as cursor:
+                    cursor.execute("VACUUM (ANALYZE) events_webhookdelivery")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=vacuum, daemon=True)
+    thread.start()
+    return thread
+
+
+def _stopped(running: threading.Event, seconds: float) -> bool:
+    """Waits up to `seconds` while `running` stays set; True once it is cleared."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if not running.is_set():
+            return True
+        time.sleep(0.2)
+    return not running.is_set()
 
 
 def feed_pages(args, store: dict, subscription) -> None:
@@ -361,6 +407,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--memory", type=int, default=100_000)
     parser.add_argument("--memory-seconds", type=float, default=120)
+    parser.add_argument(
+        "--vacuum-seconds", type=float, default=30, help="VACUUM the queue this often when autovacuum is off (0: never)"
+    )
     parser.add_argument("--feed", type=int, default=200_000)
     parser.add_argument("--port", type=int, default=8701)
     parser.add_argument("--profile", action="store_true", help="pyinstrument of the worker draining --deliveries")

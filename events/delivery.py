@@ -484,6 +484,9 @@ class Worker:
         self._back = threading.Event()  # set by a sending thread once `_wake_when` results wait
         self._wake_when = 1
         self._dropping = False
+        # What a run stopped by an error could not record (answers, and claims given back): the next
+        # run records it first, within the lease, so a database outage repeats no delivery.
+        self._unrecorded: tuple[list[tuple[Claimed, sender.Outcome]], list[int]] = ([], [])
         self._threads = [
             threading.Thread(target=self._send_loop, name=f"webhook-{i}", daemon=True) for i in range(concurrency)
         ]
@@ -521,12 +524,13 @@ class Worker:
         nothing is due). Returns the attempts recorded.
 
         On a stop, the POSTs in flight finish (at most 10 s) and are recorded; the claimed ones not
-        yet started go back to the queue. A database error stops the run the same way and is raised
-        (what could not be recorded is sent again once its lease lapses)."""
+        yet started go back to the queue. A database error stops the run the same way and is raised;
+        what it could not record is recorded by the next run (deliver_webhooks starts one once the
+        database answers again), or, if none comes, sent again once its lease lapses."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        outstanding = 0  # claimed and not yet back from a sending thread
-        finished: list[tuple[Claimed, sender.Outcome]] = []
-        dropped: list[int] = []
+        finished, dropped = self._unrecorded
+        self._unrecorded = ([], [])
+        outstanding = len(finished) + len(dropped)  # claimed and not yet recorded
         recorded = 0
         more_due = False  # the last claim filled what it asked for: more may be due without queueing
         claimed_at = -float("inf")
@@ -588,6 +592,8 @@ class Worker:
         except BaseException:
             self._dropping = True
             self._wait_for(outstanding - len(finished) - len(dropped))
+            self._collect(finished, dropped, wanted=0)
+            self._unrecorded = (finished, dropped)
             raise
         finally:
             self._dropping = False
