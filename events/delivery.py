@@ -131,7 +131,7 @@ def _step_transaction() -> Iterator[None]:
     A statement that fails aborts the rest (COMMIT included): its error is raised when the block
     ends, as Django's DatabaseError, and the transaction is rolled back. Elsewhere (SQLite, or
     within a caller's atomic block, as in tests) Django's atomic."""
-    if connection.vendor != "postgresql" or connection.in_atomic_block:
+    if connection.vendor != "postgresql" or not connection.get_autocommit():
         with transaction.atomic():
             yield
         return
