@@ -19,7 +19,7 @@ from customers.services import customer_soft_delete, customer_update
 from events import delivery, sender
 from events.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from events.webhooks import webhook_create, webhook_rotate_secret
-from tests.events.receiver import Receiver, hang, reset, start, trickle
+from tests.events.receiver import hang, reset, trickle
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
 
@@ -30,15 +30,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _loopback_allowed(settings):
     settings.WEBHOOK_ALLOW_HTTP = True
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    server = start(receiver)
-    yield receiver
-    server.shutdown()
-    server.server_close()
 
 
 def subscribe(store, receiver, topics=("*",)):

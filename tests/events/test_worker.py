@@ -14,7 +14,6 @@ from django.db import DatabaseError, InterfaceError, connection, connections
 from events import delivery, sender
 from events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from events.webhooks import webhook_create
-from tests.events.receiver import Receiver, start
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
 
@@ -28,15 +27,6 @@ def _loopback_allowed(settings):
     sender.close_idle()
     yield
     sender.close_idle()
-
-
-@pytest.fixture
-def receiver():
-    receiver = Receiver()
-    server = start(receiver)
-    yield receiver
-    server.shutdown()
-    server.server_close()
 
 
 def test_a_delivery_claimed_too_long_ago_is_given_back_not_sent(store_a, receiver, monkeypatch):

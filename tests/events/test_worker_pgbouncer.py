@@ -20,7 +20,6 @@ from django.db import connection
 
 from events.models import WebhookAttempt, WebhookDelivery
 from events.webhooks import webhook_create
-from tests.events.receiver import Receiver, start
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
 
@@ -90,18 +89,9 @@ def pgbouncer():
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def receiver(settings):
-    settings.WEBHOOK_ALLOW_HTTP = True
+def test_two_workers_behind_pgbouncer_deliver_every_event_once(store_a, receiver, pgbouncer, settings):
+    settings.WEBHOOK_ALLOW_HTTP = True  # the subscription's loopback URL
     settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    receiver = Receiver()
-    server = start(receiver)
-    yield receiver
-    server.shutdown()
-    server.server_close()
-
-
-def test_two_workers_behind_pgbouncer_deliver_every_event_once(store_a, receiver, pgbouncer):
     webhook_create(store=store_a, data={"url": receiver.url, "topics": ["*"]})
     for number in range(60):
         customer_make(store=store_a, id=f"c-{number}", email=f"c{number}@x.com")
