@@ -8,7 +8,8 @@ replayed the write), one app server is killed with SIGKILL, then the primary is 
 
 Asserted: no 5xx but 503 (each with Retry-After); every create answered 201 is readable afterwards;
 every read right after a 201 saw it; writes resume within 30 s of the crash; the old primary never
-answers again. The figures are printed (run with -s to see them).
+answers again. The figures are printed (run with -s to see them); on a failure, with the end of
+every server's log (the cluster's directory is removed afterwards).
 """
 
 import json
@@ -241,7 +242,14 @@ def test_kill_an_app_server_then_crash_the_primary_under_load(cluster):
         "retries answered 409 (an attempt cut by the drill)": dict(load.interrupted),
     }
     print("\ncluster drill:", json.dumps(figures, indent=2))
+    try:
+        assert_drill_held(load, unreadable, resumed_at, crashed_at, resume_seconds, old_primary_url)
+    except AssertionError:
+        print_log_tails(directory)  # the directory goes at teardown: what the servers said, for the report
+        raise
 
+
+def assert_drill_held(load, unreadable, resumed_at, crashed_at, resume_seconds, old_primary_url) -> None:
     server_errors = {status: n for status, n in load.statuses.items() if status >= 500 and status != 503}
     assert server_errors == {}
     assert load.connection_errors == []
@@ -254,6 +262,11 @@ def test_kill_an_app_server_then_crash_the_primary_under_load(cluster):
     assert resume_seconds <= RESUME_WITHIN_SECONDS
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(old_primary_url, connect_timeout=2)  # the old primary stays down
+
+
+def print_log_tails(directory: Path, lines: int = 40) -> None:
+    for log in sorted((directory / "logs").glob("*.log")):
+        print(f"--- {log.name}", *log.read_text(errors="replace").splitlines()[-lines:], sep="\n")
 
 
 def primary_url(env: dict[str, str]) -> str:
