@@ -56,9 +56,9 @@ DISPATCH_BATCH = 1000
 # A worker holds at most this many rounds of `concurrency` POSTs claimed, and claims again once
 # half are back: 32 rounds (256 at concurrency 8) spread a step's fixed cost (its round trip, the
 # planning of its statements, its commit) over about 128 deliveries, and still feed the threads
-# for some 40 ms at 3,000 a second while the next step runs (8 rounds: 0.44-0.46 of the floor in
-# bench/events.py, 32: 0.50-0.60). When receivers hang (10 s each), what the threads cannot start
-# within SEND_WITHIN goes back to the queue unsent.
+# for some 40 ms at 3,000 a second while the next step runs (bench/events.py, with the step as it
+# was then: 8 rounds 0.44-0.46 of the floor, 32 rounds 0.50-0.53). When receivers hang (10 s
+# each), what the threads cannot start within SEND_WITHIN goes back to the queue unsent.
 CLAIM_ROUNDS = 32
 # A claimed delivery not started within this long of its claim is not sent (its lease would lapse
 # during the POST, and another worker could send it too): it goes back to the queue.
@@ -125,12 +125,13 @@ def _step_transaction() -> Iterator[None]:
     server together and their answers come back together at the end of the block, one round trip
     instead of five. Each round trip cost the worker's thread a wait for the GIL behind its sending
     threads (a third of a step's time in a profile). BEGIN and COMMIT are sent as statements: both
-    Django's atomic (it switches autocommit) and psycopg's transaction() wait for the server at
-    their edges in a pipeline (four round trips in all, tests/events/test_worker.py counts them).
+    Django's atomic (it switches autocommit) and psycopg's transaction() sync with the server at
+    their edges in a pipeline (four round trips a step when tried; tests/events/test_worker.py
+    asserts the one).
 
     A statement that fails aborts the rest (COMMIT included): its error is raised when the block
     ends, as Django's DatabaseError, and the transaction is rolled back. Elsewhere (SQLite, or
-    within a caller's atomic block, as in tests) Django's atomic."""
+    within a caller's transaction, as in most tests) Django's atomic."""
     if connection.vendor != "postgresql" or not connection.get_autocommit():
         with transaction.atomic():
             yield
@@ -484,9 +485,11 @@ class Worker:
         self._back = threading.Event()  # set by a sending thread once `_wake_when` results wait
         self._wake_when = 1
         self._dropping = False
-        # What a run stopped by an error could not record (answers, and claims given back): the next
-        # run records it first, within the lease, so a database outage repeats no delivery.
+        # What a run stopped by an error could not record (answers, and claims given back), and when:
+        # the next run records it first, while the leases are still this worker's, so a database
+        # outage repeats no delivery. Later, another worker may have sent and recorded them since.
         self._unrecorded: tuple[list[tuple[Claimed, sender.Outcome]], list[int]] = ([], [])
+        self._unrecorded_at = 0.0
         self._threads = [
             threading.Thread(target=self._send_loop, name=f"webhook-{i}", daemon=True) for i in range(concurrency)
         ]
@@ -530,6 +533,8 @@ class Worker:
         deadline = None if timeout is None else time.monotonic() + timeout
         finished, dropped = self._unrecorded
         self._unrecorded = ([], [])
+        if time.monotonic() - self._unrecorded_at > SEND_WITHIN:
+            finished, dropped = [], []  # their leases have lapsed: they go again, as after a crash
         outstanding = len(finished) + len(dropped)  # claimed and not yet recorded
         recorded = 0
         more_due = False  # the last claim filled what it asked for: more may be due without queueing
@@ -593,7 +598,7 @@ class Worker:
             self._dropping = True
             self._wait_for(outstanding - len(finished) - len(dropped))
             self._collect(finished, dropped, wanted=0)
-            self._unrecorded = (finished, dropped)
+            self._unrecorded, self._unrecorded_at = (finished, dropped), time.monotonic()
             raise
         finally:
             self._dropping = False

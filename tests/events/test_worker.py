@@ -178,14 +178,13 @@ def _terminate_other_backends():
     thread.join(10)
 
 
-@pytest.mark.postgres
-def test_after_a_database_outage_the_next_run_records_what_was_sent(store_a, receiver):
-    """The answers a run could not record are recorded by the next one: none is sent twice."""
+def _run_into_an_outage(store, receiver, customers: int):
+    """A worker whose run was stopped by the database going away after its first POST."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL sessions to end")
-    webhook_create(store=store_a, data={"url": receiver.url, "topics": ["*"]})
-    for number in range(6):
-        customer_make(store=store_a, id=f"c-{number}", email=f"c{number}@x.com")
+    webhook_create(store=store, data={"url": receiver.url, "topics": ["*"]})
+    for number in range(customers):
+        customer_make(store=store, id=f"c-{number}", email=f"c{number}@x.com")
     wait_settled()
     outage = threading.Event()
 
@@ -197,10 +196,17 @@ def test_after_a_database_outage_the_next_run_records_what_was_sent(store_a, rec
         return outcome
 
     worker = delivery.Worker(concurrency=2, send=send)
+    with pytest.raises((DatabaseError, InterfaceError)):
+        worker.run(until_idle=True, timeout=30)
+    connections.close_all()  # as deliver_webhooks does before it starts again
+    return worker
+
+
+@pytest.mark.postgres
+def test_after_a_database_outage_the_next_run_records_what_was_sent(store_a, receiver):
+    """The answers a run could not record are recorded by the next one: none is sent twice."""
+    worker = _run_into_an_outage(store_a, receiver, customers=6)
     try:
-        with pytest.raises((DatabaseError, InterfaceError)):
-            worker.run(until_idle=True, timeout=30)
-        connections.close_all()  # as deliver_webhooks does before it starts again
         worker.run(until_idle=True, timeout=30)
     finally:
         worker.close()
@@ -208,6 +214,25 @@ def test_after_a_database_outage_the_next_run_records_what_was_sent(store_a, rec
     assert len(ids) == 6 and len(set(ids)) == 6
     assert list(WebhookDelivery.objects.values_list("state", flat=True).distinct()) == ["delivered"]
     assert WebhookAttempt.objects.count() == 6
+
+
+@pytest.mark.postgres
+def test_answers_older_than_their_leases_are_not_recorded_but_sent_again(store_a, receiver):
+    """Past SEND_WITHIN another worker may have sent and recorded them since: they go again."""
+    worker = _run_into_an_outage(store_a, receiver, customers=6)
+    sent_before = len(receiver.received)
+    worker._unrecorded_at -= delivery.SEND_WITHIN + 1  # the database came back too late
+    try:
+        worker.run(until_idle=True, timeout=30)
+        assert WebhookAttempt.objects.count() == 6 - sent_before  # those sent before it: not recorded
+        WebhookDelivery.objects.filter(state="pending").update(leased_until=None)  # their leases lapse
+        worker.run(until_idle=True, timeout=30)
+    finally:
+        worker.close()
+    assert {r.headers["webhook-id"] for r in receiver.received} == set(
+        str(key) for key in WebhookDelivery.objects.values_list("event__event_id", flat=True)
+    )
+    assert list(WebhookDelivery.objects.values_list("state", flat=True).distinct()) == ["delivered"]
 
 
 @pytest.mark.postgres
