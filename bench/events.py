@@ -334,9 +334,9 @@ def memory(args, store_id: int, subscription) -> None:
 
 def start_vacuuming(running: threading.Event, seconds: float) -> threading.Thread | None:
     """On a server with autovacuum off (this development machine's is: `SHOW autovacuum`), VACUUM
-    the queue's table every `seconds` from a connection of its own, as autovacuum would: each
-    delivery leaves two dead row versions (its lease, its record), and without vacuum the due and
-    order indexes (partial, on pending rows) fill with entries every claim must step over."""
+    the queue's table every `seconds` from a connection of its own, as autovacuum would in
+    production: each delivery leaves two dead row versions (its lease, its record). Without it a
+    1,000,000-event drain took 456 s, with it 442 (docs/events.md)."""
     from django.db import connection
 
     with connection.cursor() as cursor:
