@@ -7,7 +7,7 @@
 1. delivery throughput: --slices rounds, each a slice of the floor then a slice of the worker on as
    many fresh events (--deliveries in all), queued for one subscription ("*") to a local receiver
    (http.server, HTTP/1.1 keep-alive, in its own process) and drained by the worker
-   (events.delivery.Worker: queue, claim, sign, POST, record). The floor: a bare loop POSTing the
+   (events.worker.Worker: queue, claim, sign, POST, record). The floor: a bare loop POSTing the
    same signed payloads (built beforehand) with the same client and request (events.sender's
    connection class and `exchange`, one keep-alive connection per thread, the same concurrency),
    with no database at all. Prints the ratio of the means (target, issue #14: >= 0.5 x floor) and
@@ -219,7 +219,7 @@ def delivered(subscription) -> int:
 def throughput(args, store_id: int, subscription) -> None:
     """--slices rounds, each a slice of the floor then a slice of the worker on the same number of
     fresh events, so a neighbour's load weighs on both alike; the ratio is of the two means."""
-    from events import delivery
+    from events.worker import drain
 
     size = args.deliveries // args.slices
     floors, workers = [], []
@@ -238,7 +238,7 @@ def throughput(args, store_id: int, subscription) -> None:
         pids = ("self", args.receiver_pid, backend_pid())
         marks = [cpu_seconds(pid) for pid in pids]
         started = time.perf_counter()
-        delivery.drain(concurrency=args.concurrency, timeout=600)
+        drain(concurrency=args.concurrency, timeout=600)
         elapsed = time.perf_counter() - started
         for i, pid in enumerate(pids):
             worker_cpu[i] += cpu_seconds(pid) - marks[i]
@@ -267,14 +267,14 @@ def joined(rates: list[float]) -> str:
 def profile(args, store_id: int) -> None:
     from pyinstrument import Profiler
 
-    from events import delivery
+    from events.worker import drain
 
     insert_events(store_id, args.deliveries)
     wait_settled(store_id, args.deliveries)
     profiler = Profiler(interval=0.0005)
     profiler.start()
     started = time.perf_counter()
-    delivery.drain(concurrency=args.concurrency, timeout=600)
+    drain(concurrency=args.concurrency, timeout=600)
     elapsed = time.perf_counter() - started
     profiler.stop()
     print(f"  {args.deliveries:,} deliveries in {elapsed:.2f} s ({args.deliveries / elapsed:,.0f}/s)")
@@ -286,13 +286,13 @@ def memory(args, store_id: int, subscription) -> None:
     RSS every second from another thread."""
     import gc
 
-    from events import delivery
+    from events.worker import Worker
 
     before = delivered(subscription)
     insert_events(store_id, args.memory)
     wait_settled(store_id, args.memory)
     gc.collect()
-    worker = delivery.Worker(concurrency=args.concurrency)
+    worker = Worker(concurrency=args.concurrency)
     samples = [(0.0, 0, rss_mb())]
     running = threading.Event()
     running.set()

@@ -16,9 +16,10 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from customers.services import customer_soft_delete, customer_update
-from events import delivery, sender
+from events import delivery, outcomes, sender
 from events.models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from events.webhooks import webhook_create, webhook_rotate_secret
+from events.worker import drain as worker_drain
 from tests.events.receiver import hang, reset, trickle
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
@@ -39,7 +40,7 @@ def subscribe(store, receiver, topics=("*",)):
 
 def drain():
     wait_settled()
-    delivery.drain(concurrency=4)
+    worker_drain(concurrency=4)
 
 
 def make_due():
@@ -119,10 +120,10 @@ def test_retry_after_is_honoured(store_a, receiver):
 
 
 def test_the_schedule():
-    for attempts, seconds in enumerate(delivery.RETRY_SCHEDULE, start=1):
-        assert 0.9 * seconds <= delivery.next_delay(attempts, None) <= 1.1 * seconds
-    assert delivery.next_delay(10, None) is None  # the tenth attempt was the last
-    assert delivery.next_delay(1, 7.0) == 7.0
+    for attempts, seconds in enumerate(outcomes.RETRY_SCHEDULE, start=1):
+        assert 0.9 * seconds <= outcomes.next_delay(attempts, None) <= 1.1 * seconds
+    assert outcomes.next_delay(10, None) is None  # the tenth attempt was the last
+    assert outcomes.next_delay(1, 7.0) == 7.0
 
 
 def test_410_disables_the_subscription(store_a, receiver):
@@ -150,7 +151,7 @@ def test_giving_up_after_the_last_attempt(store_a, receiver):
     customer_make(store=store_a, id="c-1", email="a@x.com")
     wait_settled()
     delivery.dispatch()
-    WebhookDelivery.objects.update(attempts=len(delivery.RETRY_SCHEDULE))
+    WebhookDelivery.objects.update(attempts=len(outcomes.RETRY_SCHEDULE))
     drain()
     assert WebhookDelivery.objects.get().state == "failed"
 
@@ -243,7 +244,7 @@ def test_two_workers_racing_deliver_each_event_once(store_a, receiver):
 
     def worker():
         try:
-            delivery.drain(concurrency=4)
+            worker_drain(concurrency=4)
         finally:
             connections.close_all()
 

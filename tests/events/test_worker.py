@@ -1,4 +1,4 @@
-"""The pipelined worker (events.delivery.Worker): a claimed delivery started too late is given back,
+"""The pipelined worker (events.worker.Worker): a claimed delivery started too late is given back,
 not sent; the worker's settings never outlive its transactions (a PgBouncer server connection serves
 other clients next)."""
 
@@ -11,9 +11,11 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, InterfaceError, connection, connections
 
-from events import delivery, sender
+from events import outcomes, sender
+from events import worker as delivery_worker
 from events.models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from events.webhooks import webhook_create
+from events.worker import Worker, drain
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
 
@@ -33,8 +35,8 @@ def test_a_delivery_claimed_too_long_ago_is_given_back_not_sent(store_a, receive
     webhook_create(store=store_a, data={"url": receiver.url, "topics": ["*"]})
     customer_make(store=store_a, id="c-1", email="a@x.com")
     wait_settled()
-    monkeypatch.setattr(delivery, "SEND_WITHIN", -1.0)  # every claim is already too old to send
-    worker = delivery.Worker(concurrency=2)
+    monkeypatch.setattr(delivery_worker, "SEND_WITHIN", -1.0)  # every claim is already too old to send
+    worker = Worker(concurrency=2)
     try:
         assert worker.run(until_idle=True, timeout=1.0) == 0
     finally:
@@ -44,7 +46,7 @@ def test_a_delivery_claimed_too_long_ago_is_given_back_not_sent(store_a, receive
     assert (record.state, record.attempts, record.leased_until) == ("pending", 0, None)  # back in the queue
     assert not WebhookAttempt.objects.exists()
     monkeypatch.undo()
-    delivery.drain(concurrency=2)
+    drain(concurrency=2)
     assert len(receiver.received) == 1
 
 
@@ -57,7 +59,7 @@ def test_the_workers_settings_never_outlive_its_transactions(store_a, receiver):
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         before = cursor.fetchone()[0]
-        delivery.drain(concurrency=2)
+        drain(concurrency=2)
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == before
         cursor.execute("SHOW enable_sort")
@@ -71,7 +73,7 @@ def test_a_workers_step_leaves_the_session_as_it_found_it(transactional_db):
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         before = cursor.fetchone()[0]
-    worker = delivery.Worker(concurrency=1)
+    worker = Worker(concurrency=1)
     try:
         worker._step([], [], claim=1, dispatch=True)
         with connection.cursor() as cursor:
@@ -89,7 +91,7 @@ def _claim_two(store, receiver):
     customer_make(store=store, id="c-1", email="a@x.com")
     customer_make(store=store, id="c-2", email="b@x.com")
     wait_settled()
-    worker = delivery.Worker(concurrency=1)
+    worker = Worker(concurrency=1)
     jobs = worker._step([], [], claim=10, dispatch=True)
     assert len(jobs) == 2
     return worker, [(job.delivery, sender.Outcome(200, "", 3)) for job in jobs]
@@ -122,13 +124,13 @@ def test_a_failed_statement_rolls_the_whole_step_back(store_a, receiver, monkeyp
     """On PostgreSQL the error arrives with the pipeline's end, after COMMIT was queued: nothing of
     the step is kept, the error is Django's, and the connection is usable (no transaction left open)."""
     worker, results = _claim_two(store_a, receiver)
-    real_release = delivery._release
+    real_release = outcomes.release
 
     def release_failing(cursor, ids):
         real_release(cursor, ids)
         cursor.execute("SELECT * FROM no_such_table")
 
-    monkeypatch.setattr(delivery, "_release", release_failing)
+    monkeypatch.setattr(outcomes, "release", release_failing)
     try:
         with pytest.raises(DatabaseError):
             worker._step(results, [], claim=10, dispatch=False)
@@ -195,7 +197,7 @@ def _run_into_an_outage(store, receiver, customers: int):
             _terminate_other_backends()  # the worker's connection is gone before it records this
         return outcome
 
-    worker = delivery.Worker(concurrency=2, send=send)
+    worker = Worker(concurrency=2, send=send)
     with pytest.raises((DatabaseError, InterfaceError)):
         worker.run(until_idle=True, timeout=30)
     connections.close_all()  # as deliver_webhooks does before it starts again
@@ -221,7 +223,7 @@ def test_answers_older_than_their_leases_are_not_recorded_but_sent_again(store_a
     """Past SEND_WITHIN another worker may have sent and recorded them since: they go again."""
     worker = _run_into_an_outage(store_a, receiver, customers=6)
     sent_before = len(receiver.received)
-    worker._unrecorded_at -= delivery.SEND_WITHIN + 1  # the database came back too late
+    worker._unrecorded_at -= delivery_worker.SEND_WITHIN + 1  # the database came back too late
     try:
         worker.run(until_idle=True, timeout=30)
         assert WebhookAttempt.objects.count() == 6 - sent_before  # those sent before it: not recorded
@@ -257,7 +259,7 @@ def test_deliver_webhooks_pauses_through_a_database_outage_and_loses_nothing(sto
     # An outage that struck while a commit was on its way may leave a lease the worker never saw:
     # that delivery waits for the lease to lapse (made to lapse here), then goes.
     WebhookDelivery.objects.filter(state="pending").update(leased_until=None)
-    delivery.drain(concurrency=2)
+    drain(concurrency=2)
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(ids) == 20
     assert list(WebhookDelivery.objects.values_list("state", flat=True).distinct()) == ["delivered"]

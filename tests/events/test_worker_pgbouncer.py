@@ -1,5 +1,5 @@
 """The delivery worker behind PgBouncer in transaction pooling, as production runs it: its pipelined
-steps (BEGIN, the statements and COMMIT in one round trip, events.delivery._step_transaction) and
+steps (BEGIN, the statements and COMMIT in one round trip, events.worker._step_transaction) and
 its per-transaction settings go through a pooler that hands server connections from one
 transaction to the next. Two `deliver_webhooks` processes race through one PgBouncer (deploy/
 pgbouncer.ini, with a server pool smaller than their connections) to a receiver on loopback."""

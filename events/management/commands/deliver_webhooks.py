@@ -1,7 +1,7 @@
 """python manage.py deliver_webhooks [--concurrency N] [--poll SECONDS] [--until-idle]
 
 Runs a delivery worker until stopped (SIGTERM or SIGINT: it finishes the deliveries in flight, at
-most 10 s, records them, and exits). Several may run at once; see events.delivery.
+most 10 s, records them, and exits). Several may run at once; see events.worker and events.delivery.
 """
 
 import logging
@@ -11,7 +11,7 @@ import time
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError, InterfaceError, connections
 
-from events import delivery
+from events.worker import Worker
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         self.stdout.write(f"deliver_webhooks: started (concurrency {options['concurrency']})")
         self.stdout.flush()
-        worker = delivery.Worker(concurrency=options["concurrency"])
+        worker = Worker(concurrency=options["concurrency"])
         pause = 0.0
         try:
             while not self.stopping:
