@@ -53,16 +53,22 @@ def start(receiver: Receiver) -> http.server.ThreadingHTTPServer:
             self.end_headers()
             self.wfile.write(body)
 
+    server = serve(Handler)
+    receiver.port = server.server_address[1]
+    return server
+
+
+def serve(handler: type[http.server.BaseHTTPRequestHandler]) -> http.server.ThreadingHTTPServer:
+    """`handler` served in a thread, on the first free port of PORTS."""
     for port in PORTS:
         try:
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
             break
         except OSError:
             continue
     else:
-        raise RuntimeError("no free port in 8600-8639")
+        raise RuntimeError(f"no free port in {PORTS.start}-{PORTS.stop - 1}")
     server.daemon_threads = True
-    receiver.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 

@@ -24,13 +24,7 @@ from tests.events.receiver import hang, reset, trickle
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_allowed(settings):
-    settings.WEBHOOK_ALLOW_HTTP = True
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("loopback_allowed")]
 
 
 def subscribe(store, receiver, topics=("*",)):

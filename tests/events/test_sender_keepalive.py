@@ -3,21 +3,13 @@ address is still allowed, for at most MAX_CONNECTION_AGE; the name is resolved o
 not once per POST; a pooled connection the receiver closed is retried on a fresh one."""
 
 import http.server
-import threading
 
 import pytest
 
 from events import sender, ssrf
-from tests.events.receiver import PORTS
+from tests.events.receiver import serve
 
-
-@pytest.fixture(autouse=True)
-def _loopback_allowed(settings):
-    settings.WEBHOOK_ALLOW_HTTP = True
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    sender.close_idle()
-    yield
-    sender.close_idle()
+pytestmark = pytest.mark.usefixtures("loopback_allowed")
 
 
 @pytest.fixture
@@ -46,16 +38,7 @@ def keepalive():
                 self.wfile.flush()
                 self.close_connection = True
 
-    for port in PORTS:
-        try:
-            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-            break
-        except OSError:
-            continue
-    else:
-        raise RuntimeError(f"no free port in {PORTS}")
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(Handler)
     yield f"http://127.0.0.1:{server.server_address[1]}/hook", seen, control
     server.shutdown()
     server.server_close()

@@ -19,16 +19,7 @@ from events.worker import Worker, drain
 from tests.events.test_feed import wait_settled
 from tests.factories import customer_make
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_allowed(settings):
-    settings.WEBHOOK_ALLOW_HTTP = True
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
-    sender.close_idle()
-    yield
-    sender.close_idle()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("loopback_allowed")]
 
 
 def test_a_delivery_claimed_too_long_ago_is_given_back_not_sent(store_a, receiver, monkeypatch):

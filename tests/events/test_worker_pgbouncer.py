@@ -89,9 +89,8 @@ def pgbouncer():
         shutil.rmtree(directory, ignore_errors=True)
 
 
-def test_two_workers_behind_pgbouncer_deliver_every_event_once(store_a, receiver, pgbouncer, settings):
-    settings.WEBHOOK_ALLOW_HTTP = True  # the subscription's loopback URL
-    settings.WEBHOOK_ALLOW_PRIVATE_NETWORKS = True
+@pytest.mark.usefixtures("loopback_allowed")  # the subscription's loopback URL
+def test_two_workers_behind_pgbouncer_deliver_every_event_once(store_a, receiver, pgbouncer):
     webhook_create(store=store_a, data={"url": receiver.url, "topics": ["*"]})
     for number in range(60):
         customer_make(store=store_a, id=f"c-{number}", email=f"c{number}@x.com")
